@@ -1,0 +1,3 @@
+//! OAuth JWT Grant: assertions, the token cache, userinfo and consent URLs.
+
+pub mod key;

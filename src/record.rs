@@ -1,0 +1,304 @@
+//! Output records: the event exactly as Docusign sent it, plus `_time`, `source_log_type` and
+//! `_integration` spliced in as bytes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::fmt;
+
+/// The two kinds of events the collector pulls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    CustomerEvents,
+    AuditUsers,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 2] = [EventType::CustomerEvents, EventType::AuditUsers];
+
+    /// The configuration and state name: `customer_events`, `audit_users`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::CustomerEvents => "customer_events",
+            EventType::AuditUsers => "audit_users",
+        }
+    }
+
+    /// The command-line name: `customer-events`, `audit-users`.
+    pub fn cli_name(self) -> &'static str {
+        match self {
+            EventType::CustomerEvents => "customer-events",
+            EventType::AuditUsers => "audit-users",
+        }
+    }
+
+    /// The `source_log_type` field of output records.
+    pub fn source_log_type(self) -> &'static str {
+        match self {
+            EventType::CustomerEvents => "customerevent",
+            EventType::AuditUsers => "auditusers",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventType> {
+        match s {
+            "customer_events" | "customer-events" => Some(EventType::CustomerEvents),
+            "audit_users" | "audit-users" => Some(EventType::AuditUsers),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One output record: a JSON object on one line (no trailing newline).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub json: String,
+    /// `_time` as Unix seconds (Splunk HEC's `time`).
+    pub time: i64,
+}
+
+/// The records of one page, handed to every sink together.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub integration: String,
+    pub event_type: EventType,
+    pub records: Vec<Record>,
+}
+
+impl Batch {
+    /// Total size of the records as JSONL (each record plus its newline).
+    pub fn jsonl_len(&self) -> usize {
+        self.records.iter().map(|r| r.json.len() + 1).sum()
+    }
+}
+
+/// Build a record from an event's raw JSON. `event` is spliced in unchanged unless
+/// `change_keys` asks for snake_case keys. A value that is not a JSON object is kept whole
+/// under `"event"` so nothing is dropped.
+pub fn build(
+    event: &RawValue,
+    time: i64,
+    event_type: EventType,
+    integration: &str,
+    change_keys: bool,
+) -> Record {
+    let raw = event.get().trim();
+    let mut json;
+    let converted;
+    let body: &str = if change_keys {
+        converted = snake_case_json(raw);
+        converted.as_deref().unwrap_or(raw)
+    } else {
+        raw
+    };
+    if body.starts_with('{') && body.ends_with('}') {
+        let inner = body[1..body.len() - 1].trim();
+        json = String::with_capacity(body.len() + 96 + integration.len());
+        json.push('{');
+        json.push_str(inner);
+        if !inner.is_empty() {
+            json.push(',');
+        }
+    } else {
+        json = String::with_capacity(body.len() + 106 + integration.len());
+        json.push_str("{\"event\":");
+        json.push_str(body);
+        json.push(',');
+    }
+    json.push_str("\"_time\":\"");
+    json.push_str(&format_time(time));
+    json.push_str("\",\"source_log_type\":\"");
+    json.push_str(event_type.source_log_type());
+    json.push_str("\",\"_integration\":");
+    // Integration names match ^[a-z0-9_-]+$, but serialise anyway: it costs nothing.
+    json.push_str(&serde_json::to_string(integration).unwrap_or_else(|_| "\"\"".into()));
+    json.push('}');
+    Record { json, time }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds.
+pub fn format_time(unix: i64) -> String {
+    match chrono::DateTime::from_timestamp(unix, 0) {
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        None => "1970-01-01T00:00:00Z".to_string(),
+    }
+}
+
+/// Parse an RFC 3339 / ISO 8601 timestamp as Docusign writes it (`2023-03-03T09:10:06.0512813Z`,
+/// 0 to 9 fractional digits, `Z` or an offset) to Unix seconds, truncating the fraction.
+pub fn parse_timestamp(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    // Fast path: YYYY-MM-DDTHH:MM:SS[.f*]Z
+    if b.len() >= 20 && b[b.len() - 1] == b'Z' && (b[10] == b'T' || b[10] == b't' || b[10] == b' ')
+    {
+        let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+            let mut v = 0u32;
+            for &c in &b[r] {
+                if !c.is_ascii_digit() {
+                    return None;
+                }
+                v = v * 10 + u32::from(c - b'0');
+            }
+            Some(v)
+        };
+        if b[4] == b'-' && b[7] == b'-' && b[13] == b':' && b[16] == b':' {
+            let rest = &b[19..b.len() - 1];
+            let frac_ok = rest.is_empty()
+                || (rest[0] == b'.' && rest.len() > 1 && rest[1..].iter().all(u8::is_ascii_digit));
+            if frac_ok {
+                let (y, mo, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+                let (h, mi, sec) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+                let date = chrono::NaiveDate::from_ymd_opt(y as i32, mo, d)?;
+                let t = date.and_hms_opt(h, mi, sec)?;
+                return Some(t.and_utc().timestamp());
+            }
+        }
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp())
+}
+
+/// Re-serialise a JSON object with every key (nested ones too) in snake_case.
+/// Returns `None` when `raw` is not valid JSON (the caller keeps the original bytes).
+pub fn snake_case_json(raw: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(raw).ok()?;
+    serde_json::to_string(&snake_case_value(value)).ok()
+}
+
+fn snake_case_value(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (to_snake_case(&k), snake_case_value(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(snake_case_value).collect()),
+        other => other,
+    }
+}
+
+/// `eventId` → `event_id`, `ipAddressLocation` → `ip_address_location`, `AffectedUserId` →
+/// `affected_user_id`, `userID` → `user_id`, `already_snake` unchanged.
+pub fn to_snake_case(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    let mut out = String::with_capacity(key.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_uppercase() {
+            let prev = i.checked_sub(1).map(|j| chars[j]);
+            let next = chars.get(i + 1).copied();
+            let boundary = match prev {
+                None => false,
+                Some(p) if p == '_' || p == '-' || p == ' ' => false,
+                Some(p) if p.is_lowercase() || p.is_ascii_digit() => true,
+                Some(p) if p.is_uppercase() => next.is_some_and(|n| n.is_lowercase()),
+                Some(_) => false,
+            };
+            if boundary {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else if c == '-' || c == ' ' {
+            out.push('_');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(s: &str) -> Box<RawValue> {
+        RawValue::from_string(s.to_string()).unwrap()
+    }
+
+    #[test]
+    fn timestamps_with_zero_to_seven_fraction_digits() {
+        let base = parse_timestamp("2023-03-03T09:10:06Z").unwrap();
+        assert_eq!(base, 1677834606);
+        for s in [
+            "2023-03-03T09:10:06.0Z",
+            "2023-03-03T09:10:06.05Z",
+            "2023-03-03T09:10:06.0512813Z",
+            "2023-03-03T09:10:06.999999999Z",
+            "2023-03-03T11:10:06.0512813+02:00",
+        ] {
+            assert_eq!(parse_timestamp(s), Some(base), "{s}");
+        }
+        for bad in [
+            "",
+            "yesterday",
+            "2023-13-03T09:10:06Z",
+            "2023-03-03T09:10:06.Z",
+            "2023-03-03",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
+        assert_eq!(format_time(base), "2023-03-03T09:10:06Z");
+    }
+
+    #[test]
+    fn splices_fields_and_keeps_the_event_bytes() {
+        let ev = r#"{"timestamp":"2023-03-03T09:10:06.0512813Z","eventId":"e1","data":{"A":1.50}}"#;
+        let r = build(
+            &raw(ev),
+            1677834606,
+            EventType::CustomerEvents,
+            "acme",
+            false,
+        );
+        assert!(r.json.starts_with(&ev[..ev.len() - 1]), "{}", r.json);
+        let v: serde_json::Value = serde_json::from_str(&r.json).unwrap();
+        assert_eq!(v["_time"], "2023-03-03T09:10:06Z");
+        assert_eq!(v["source_log_type"], "customerevent");
+        assert_eq!(v["_integration"], "acme");
+        assert!(r.json.contains(r#""A":1.50"#), "number text kept as sent");
+    }
+
+    #[test]
+    fn empty_object_and_non_objects_are_kept() {
+        let r = build(&raw("{ }"), 0, EventType::AuditUsers, "x", false);
+        let v: serde_json::Value = serde_json::from_str(&r.json).unwrap();
+        assert_eq!(v["source_log_type"], "auditusers");
+        let r = build(&raw("[1,2]"), 0, EventType::CustomerEvents, "x", false);
+        let v: serde_json::Value = serde_json::from_str(&r.json).unwrap();
+        assert_eq!(v["event"], serde_json::json!([1, 2]));
+    }
+
+    #[test]
+    fn change_keys_snake_cases_nested_keys_but_not_added_ones() {
+        let ev = r#"{"eventId":"e1","ipAddressLocation":{"countryCode":"US"},"data":{"AffectedUserId":"u"},"list":[{"userID":1}]}"#;
+        let r = build(&raw(ev), 0, EventType::CustomerEvents, "acme", true);
+        let v: serde_json::Value = serde_json::from_str(&r.json).unwrap();
+        assert_eq!(v["event_id"], "e1");
+        assert_eq!(v["ip_address_location"]["country_code"], "US");
+        assert_eq!(v["data"]["affected_user_id"], "u");
+        assert_eq!(v["list"][0]["user_id"], 1);
+        assert!(v.get("_time").is_some() && v.get("_integration").is_some());
+    }
+
+    #[test]
+    fn snake_case_rules() {
+        for (a, b) in [
+            ("eventId", "event_id"),
+            ("AffectedUserId", "affected_user_id"),
+            ("userID", "user_id"),
+            ("IPAddress", "ip_address"),
+            ("already_snake", "already_snake"),
+            ("x", "x"),
+            ("base64Data2", "base64_data2"),
+        ] {
+            assert_eq!(to_snake_case(a), b, "{a}");
+        }
+    }
+}

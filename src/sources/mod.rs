@@ -1,0 +1,1 @@
+//! Sources: the Docusign APIs events come from.
