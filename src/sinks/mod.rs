@@ -1,6 +1,5 @@
 //! Sinks: where records go. A sink's `deliver` returns only once the batch is durable there
 //! (written and fsynced for files, flushed for stdout, acknowledged for HTTP).
-//! SKELETON: implemented by the state/sinks work.
 
 use crate::config::SinkConfig;
 use crate::record::Batch;
@@ -11,8 +10,13 @@ use std::sync::Arc;
 pub mod file;
 pub mod stdout;
 
+pub use file::FileSink;
+pub use stdout::StdoutSink;
+
+/// The future returned by [`Sink::deliver`].
 pub type DeliverFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SinkError>> + Send + 'a>>;
 
+/// A destination for records, shared by all integrations.
 pub trait Sink: Send + Sync {
     /// The sink's name for logs and errors (`stdout`, `file:/var/log/…`, or its configured `name`).
     fn name(&self) -> &str;
@@ -20,6 +24,7 @@ pub trait Sink: Send + Sync {
     fn deliver(&self, batch: Arc<Batch>) -> DeliverFuture<'_>;
 }
 
+/// A sink could not be built or could not accept a batch.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
     #[error("sink {sink}: {message}")]
@@ -30,6 +35,106 @@ pub enum SinkError {
 
 /// Build the configured sinks; no configuration means one stdout sink.
 pub fn build(configs: &[SinkConfig]) -> Result<Vec<Arc<dyn Sink>>, SinkError> {
-    let _ = configs;
-    todo!()
+    if configs.is_empty() {
+        return Ok(vec![Arc::new(StdoutSink::new("stdout"))]);
+    }
+    let mut sinks: Vec<Arc<dyn Sink>> = Vec::with_capacity(configs.len());
+    for c in configs {
+        match c {
+            SinkConfig::Stdout(s) => {
+                let name = s.name.clone().unwrap_or_else(|| "stdout".into());
+                sinks.push(Arc::new(StdoutSink::new(name)));
+            }
+            SinkConfig::File(f) => {
+                let name = f
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("file:{}", f.path.display()));
+                sinks.push(Arc::new(FileSink::open(
+                    name,
+                    &f.path,
+                    f.max_bytes,
+                    f.max_files,
+                )?));
+            }
+            SinkConfig::Http(_) => {
+                return Err(SinkError::Config {
+                    sink: "http".into(),
+                    message: "the http sink is not available in this build".into(),
+                });
+            }
+        }
+    }
+    Ok(sinks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{FileSinkConfig, StdoutSinkConfig};
+
+    #[test]
+    fn empty_config_means_stdout() {
+        let sinks = build(&[]).unwrap();
+        assert_eq!(sinks.len(), 1);
+        assert_eq!(sinks[0].name(), "stdout");
+    }
+
+    #[test]
+    fn names_default_and_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("logs/events.jsonl");
+        let sinks = build(&[
+            SinkConfig::Stdout(StdoutSinkConfig::default()),
+            SinkConfig::Stdout(StdoutSinkConfig {
+                name: Some("console".into()),
+            }),
+            SinkConfig::File(FileSinkConfig {
+                name: None,
+                path: path.clone(),
+                max_bytes: 100,
+                max_files: 2,
+            }),
+        ])
+        .unwrap();
+        let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
+        assert_eq!(
+            names,
+            vec!["stdout", "console", &format!("file:{}", path.display())]
+        );
+        assert!(path.exists(), "file opened at build time");
+    }
+
+    #[test]
+    fn http_is_refused_in_this_build() {
+        let cfg: SinkConfig =
+            toml::from_str("type = \"http\"\nurl = \"https://siem.example.com/in\"").unwrap();
+        match build(&[cfg]) {
+            Err(e @ SinkError::Config { .. }) => assert_eq!(
+                e.to_string(),
+                "sink http: the http sink is not available in this build"
+            ),
+            _ => panic!("expected a config error"),
+        }
+    }
+
+    #[test]
+    fn bad_file_path_is_a_config_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("notadir");
+        std::fs::write(&blocker, b"").unwrap();
+        let res = build(&[SinkConfig::File(FileSinkConfig {
+            name: None,
+            path: blocker.join("e.jsonl"),
+            max_bytes: 100,
+            max_files: 2,
+        })]);
+        match res {
+            Err(SinkError::Config { sink, message }) => {
+                assert!(sink.starts_with("file:"), "{sink}");
+                assert!(message.contains("notadir/e.jsonl"), "{message}");
+            }
+            _ => panic!("expected a config error"),
+        }
+    }
 }
