@@ -294,3 +294,9 @@ fn poisoned_mutex_is_recovered() {
     st.save_cursor("a", CE, "after").unwrap();
     assert_eq!(st.cursor("a", CE).unwrap().as_deref(), Some("after"));
 }
+
+#[test]
+fn state_is_clone_send_sync() {
+    fn assert_traits<T: Clone + Send + Sync + 'static>() {}
+    assert_traits::<State>();
+}
