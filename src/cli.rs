@@ -1,19 +1,23 @@
 //! Command line: parses arguments and runs one command.
 
-use crate::config;
+use crate::collector::{Collector, CycleError, Shutdown};
+use crate::config::{self, Config, LogFormat};
+use crate::record::EventType;
+use crate::state::State;
+use crate::{scheduler, sinks};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Exit code for an invalid configuration (EX_CONFIG).
 pub const EXIT_CONFIG: u8 = 78;
+/// How long `run` waits for streams to finish their pages after SIGTERM/SIGINT.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "docusign-collector",
-    version,
-    about = "Collects Docusign audit events into your SIEM"
-)]
+#[command(name = "docusign-collector", version, about = "Collects Docusign audit events (Monitor customer events, Admin audit users) into your SIEM")]
 pub struct Cli {
     /// Configuration file (default: $DOCUSIGN_COLLECTOR_CONFIG, else /etc/docusign-collector/config.toml)
     #[arg(long, global = true)]
@@ -24,27 +28,361 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The daemon: every active integration's event types on their intervals, until SIGTERM/SIGINT
+    Run,
+    /// One collection cycle for every active integration and event type, then exit (0 = all succeeded)
+    Once,
+    /// Fetch and print events as JSON lines; saves no cursor, delivers to no sink
+    GetEvents {
+        #[arg(long)]
+        integration: String,
+        #[arg(long, value_parser = parse_event_type)]
+        event_type: EventType,
+        /// Stop after this many events
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Start here instead of the integration's start_from: a lookback ("1h") or an RFC 3339 time
+        #[arg(long)]
+        from: Option<String>,
+    },
+    /// Print the consent URL for the scopes the configured event types need
+    ConsentUrl {
+        #[arg(long)]
+        integration: Option<String>,
+    },
+    /// Forget the cached access token
+    ResetToken {
+        #[arg(long)]
+        integration: Option<String>,
+    },
+    /// Get a token, call userinfo, make one call to each enabled API; say what failed
+    Test {
+        #[arg(long)]
+        integration: Option<String>,
+    },
     /// Validate the configuration (files readable, keys parse, URLs valid) and exit
     CheckConfig,
+    /// Cursors, last runs, errors, token expiry (never the token)
+    State {
+        #[arg(long)]
+        integration: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the built-in Docusign simulator on loopback and collect from it to stdout
+    Demo {
+        /// Stop after this long ("10s"); default: until Ctrl-C
+        #[arg(long, value_parser = humantime::parse_duration)]
+        duration: Option<Duration>,
+    },
+    /// Run only the built-in Docusign simulator (for pipeline tests without a Docusign account)
+    Simulate(SimulateArgs),
+}
+
+/// Options of the `simulate` command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimulateArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1:8089")]
+    pub listen: std::net::SocketAddr,
+    /// Where to write the generated private key (PEM, mode 0600)
+    #[arg(long, default_value = "sim-key.pem")]
+    pub key_out: PathBuf,
+    /// Customer events in the backlog at start
+    #[arg(long, default_value_t = 10_000)]
+    pub events: usize,
+    /// Admin users at start
+    #[arg(long, default_value_t = 100)]
+    pub users: usize,
+    /// Customer events appended per second
+    #[arg(long, default_value_t = 0.0)]
+    pub live_rate: f64,
+}
+
+fn parse_event_type(s: &str) -> Result<EventType, String> {
+    EventType::parse(s).ok_or_else(|| format!("unknown event type {s:?}: use customer-events or audit-users"))
+}
+
+/// A command's failure: its message and exit code.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn config(message: impl std::fmt::Display) -> Self {
+        Failure { code: EXIT_CONFIG, message: format!("invalid configuration: {message}") }
+    }
+    fn runtime(message: impl std::fmt::Display) -> Self {
+        Failure { code: 1, message: message.to_string() }
+    }
+}
+
+impl From<CycleError> for Failure {
+    fn from(e: CycleError) -> Self {
+        match e {
+            CycleError::Setup { .. } => Failure::config(e),
+            other => Failure::runtime(other),
+        }
+    }
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let path = config::resolve_path(cli.config.as_deref());
-    match cli.command {
-        Command::CheckConfig => match config::load(&path) {
-            Ok(cfg) => {
-                println!(
-                    "configuration OK: {} ({} integrations)",
-                    path.display(),
-                    cfg.integrations.len()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("invalid configuration: {e}");
-                ExitCode::from(EXIT_CONFIG)
-            }
-        },
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(f) => {
+            tracing::error!("{}", f.message);
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.code)
+        }
     }
+}
+
+/// Install the tracing subscriber (stderr; text or JSON).
+pub fn init_logging(level: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+fn load_config(cli: &Cli) -> Result<Config, Failure> {
+    let path = config::resolve_path(cli.config.as_deref());
+    let cfg = config::load(&path).map_err(Failure::config)?;
+    init_logging(&cfg.log.level, cfg.log.format);
+    Ok(cfg)
+}
+
+fn open_state(cfg: &Config) -> Result<State, Failure> {
+    State::open(&cfg.state_path).map_err(Failure::runtime)
+}
+
+fn build_collector(cfg: &Config, state: State, with_sinks: bool) -> Result<Arc<Collector>, Failure> {
+    let sinks = if with_sinks { sinks::build(&cfg.sinks).map_err(Failure::config)? } else { Vec::new() };
+    Ok(Arc::new(Collector::new(cfg, state, sinks)?))
+}
+
+/// The integrations a command applies to: the named one (which must exist), else all.
+fn select<'a>(collector: &'a Collector, name: Option<&str>) -> Result<Vec<&'a Arc<crate::collector::Integration>>, Failure> {
+    match name {
+        Some(n) => collector
+            .integration(n)
+            .map(|i| vec![i])
+            .ok_or_else(|| Failure::runtime(format!("no integration named {n:?} in the configuration"))),
+        None => Ok(collector.integrations.iter().collect()),
+    }
+}
+
+/// A shutdown signal fired by SIGTERM or SIGINT.
+fn signal_shutdown() -> Shutdown {
+    let (trigger, shutdown) = Shutdown::new();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("signal received: stopping");
+        trigger.fire();
+    });
+    shutdown
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
+    match &cli.command {
+        Command::CheckConfig => {
+            let path = config::resolve_path(cli.config.as_deref());
+            let cfg = config::load(&path).map_err(Failure::config)?;
+            println!(
+                "configuration OK: {} ({} integrations, {} sinks)",
+                path.display(),
+                cfg.integrations.len(),
+                cfg.sinks.len().max(1)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run => {
+            let cfg = load_config(&cli)?;
+            let state = open_state(&cfg)?;
+            let collector = build_collector(&cfg, state, true)?;
+            run_daemon(collector, &cfg, signal_shutdown()).await.map_err(Failure::runtime)
+        }
+        Command::Once => {
+            let cfg = load_config(&cli)?;
+            let state = open_state(&cfg)?;
+            let collector = build_collector(&cfg, state, true)?;
+            let ok = scheduler::once(collector, signal_shutdown()).await;
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::GetEvents { integration, event_type, limit, from } => {
+            let cfg = load_config(&cli)?;
+            let state = open_state(&cfg)?;
+            let collector = build_collector(&cfg, state, false)?;
+            let integ = select(&collector, Some(integration))?[0].clone();
+            get_events(&integ, *event_type, *limit, from.as_deref()).await
+        }
+        Command::ConsentUrl { integration } => {
+            let cfg = load_config(&cli)?;
+            let collector = build_collector(&cfg, State::open_in_memory().map_err(Failure::runtime)?, false)?;
+            let selected = select(&collector, integration.as_deref())?;
+            for i in &selected {
+                if selected.len() == 1 {
+                    println!("{}", i.auth.consent_url());
+                } else {
+                    println!("{}: {}", i.name(), i.auth.consent_url());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ResetToken { integration } => {
+            let cfg = load_config(&cli)?;
+            let state = open_state(&cfg)?;
+            let collector = build_collector(&cfg, state, false)?;
+            for i in select(&collector, integration.as_deref())? {
+                let had = i.auth.reset().await.map_err(Failure::runtime)?;
+                println!("{}: {}", i.name(), if had { "cached token forgotten" } else { "no cached token" });
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Test { integration } => {
+            let cfg = load_config(&cli)?;
+            let state = open_state(&cfg)?;
+            let collector = build_collector(&cfg, state, false)?;
+            let mut ok = true;
+            for i in select(&collector, integration.as_deref())? {
+                ok &= crate::diagnose::test_integration(i).await;
+            }
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::State { integration, json } => {
+            let cfg = load_config(&cli)?;
+            let state = open_state(&cfg)?;
+            crate::diagnose::print_state(&cfg, &state, integration.as_deref(), *json).map_err(Failure::runtime)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { duration } => crate::demo::run(*duration).await.map_err(|e| Failure::runtime(e)),
+        Command::Simulate(args) => {
+            init_logging("info", LogFormat::Text);
+            crate::sim::run_standalone(crate::sim::StandaloneOptions::from(args.clone())).await.map_err(|e| Failure::runtime(format!("simulator: {e}")))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Run the scheduler (and the local API when configured) until `shutdown`, then give the
+/// streams up to [`SHUTDOWN_GRACE`] to finish their pages.
+pub async fn run_daemon(collector: Arc<Collector>, cfg: &Config, shutdown: Shutdown) -> Result<ExitCode, String> {
+    if let Some(api) = &cfg.api {
+        crate::api::spawn(api, collector.clone(), shutdown.clone()).await?;
+    }
+    let sched = tokio::spawn(scheduler::run(collector, shutdown.clone()));
+    shutdown.wait().await;
+    match tokio::time::timeout(SHUTDOWN_GRACE, sched).await {
+        Ok(_) => tracing::info!("stopped"),
+        Err(_) => tracing::warn!("streams did not stop within {}s; exiting with cursors at the last accepted page", SHUTDOWN_GRACE.as_secs()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn get_events(
+    integ: &crate::collector::Integration,
+    et: EventType,
+    limit: usize,
+    from: Option<&str>,
+) -> Result<ExitCode, Failure> {
+    use std::io::Write;
+    let now = crate::auth::now_unix();
+    let start = match from {
+        Some(f) => {
+            if let Ok(d) = humantime::parse_duration(f) {
+                crate::record::format_time(now - d.as_secs() as i64)
+            } else if let Ok(t) = chrono::DateTime::parse_from_rfc3339(f) {
+                crate::record::format_time(t.timestamp())
+            } else {
+                return Err(Failure::runtime(format!("--from {f:?}: write a lookback (\"1h\") or an RFC 3339 time")));
+            }
+        }
+        None => crate::record::format_time(match et {
+            EventType::CustomerEvents => integ.config.customer_events.start_from.resolve(now),
+            EventType::AuditUsers => integ.config.audit_users.start_from.resolve(now),
+        }),
+    };
+    if et == EventType::AuditUsers {
+        return get_audit_users(integ, limit, &start).await;
+    }
+    let mut cursor = start;
+    let mut printed = 0usize;
+    let stdout = std::io::stdout();
+    while printed < limit {
+        let page_size = integ.config.customer_events.page_size.min((limit - printed).max(1) as u32);
+        let page = integ.monitor.fetch_page(&cursor, page_size).await.map_err(Failure::runtime)?;
+        let mut out = stdout.lock();
+        for r in page.records.iter().take(limit - printed) {
+            writeln!(out, "{}", r.json).map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
+            printed += 1;
+        }
+        out.flush().map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
+        if page.caught_up() {
+            break;
+        }
+        cursor = page.end_cursor;
+    }
+    tracing::info!(events = printed, "get-events done (no cursor saved)");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn get_audit_users(integ: &crate::collector::Integration, limit: usize, since: &str) -> Result<ExitCode, Failure> {
+    use std::io::Write;
+    let since = crate::record::parse_timestamp(since).unwrap_or(0);
+    let admin = &integ.admin;
+    let state = State::open_in_memory().map_err(Failure::runtime)?;
+    let base = if admin.enrich() { admin.base_uri(&state).await.map_err(Failure::runtime)? } else { String::new() };
+    let mut url = Some(admin.first_url(since));
+    let mut printed = 0usize;
+    while let (Some(u), true) = (url.take(), printed < limit) {
+        let page = admin.fetch_page(&u).await.map_err(Failure::runtime)?;
+        let users: Vec<_> = page.users.into_iter().take(limit - printed).collect();
+        let users = admin.enrich_users(&base, users).await.map_err(Failure::runtime)?;
+        let now = crate::auth::now_unix();
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        for user in &users {
+            let r = user.to_record(integ.name(), integ.config.change_keys, now);
+            writeln!(out, "{}", r.json).map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
+            printed += 1;
+        }
+        out.flush().map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
+        url = page.next;
+    }
+    tracing::info!(events = printed, "get-events done (no cursor saved)");
+    Ok(ExitCode::SUCCESS)
 }

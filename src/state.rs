@@ -35,6 +35,8 @@ pub struct CachedToken {
     /// Identifies the settings the token was granted under (key id, user, OAuth host, scopes);
     /// a token whose fingerprint differs from the current one is not reused.
     pub fingerprint: String,
+    /// Unix seconds the token was granted at (its lifetime sets the renewal margin).
+    pub obtained_at: i64,
 }
 
 /// One finished or running collection cycle.
@@ -175,7 +177,7 @@ impl State {
         let conn = self.conn();
         let v = conn
             .query_row(
-                "SELECT access_token, expires_at, scopes, fingerprint FROM tokens WHERE integration = ?1",
+                "SELECT access_token, expires_at, scopes, fingerprint, obtained_at FROM tokens WHERE integration = ?1",
                 params![integration],
                 |r| {
                     Ok(CachedToken {
@@ -183,6 +185,7 @@ impl State {
                         expires_at: r.get(1)?,
                         scopes: r.get(2)?,
                         fingerprint: r.get(3)?,
+                        obtained_at: r.get(4)?,
                     })
                 },
             )
@@ -205,7 +208,7 @@ impl State {
                 token.expires_at,
                 token.scopes,
                 token.fingerprint,
-                now()
+                token.obtained_at
             ],
         )?;
         Ok(())

@@ -1,3 +1,483 @@
-//! OAuth JWT Grant: assertions, the token cache, userinfo and consent URLs.
+//! OAuth JWT Grant: RS256 assertions, the cached access token (memory and state database),
+//! userinfo and consent URLs.
+//!
+//! One [`Authenticator`] per integration. Concurrent callers that need a new token share one
+//! grant (the token lock is held while granting). Tokens are renewed `margin` before they
+//! expire; the margin is 10 minutes, or a quarter of the token's lifetime when that is shorter.
 
 pub mod key;
+
+use crate::config::{Endpoints, IntegrationConfig};
+use crate::record::EventType;
+use crate::secret::Secret;
+use crate::state::{CachedToken, State, StateError};
+use key::PrivateKey;
+use serde::Deserialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Scopes customer events need.
+pub const CUSTOMER_EVENT_SCOPES: &[&str] = &["signature", "impersonation"];
+/// Scopes audit users need.
+pub const AUDIT_USER_SCOPES: &[&str] = &["signature", "impersonation", "organization_read", "user_read"];
+/// How long an assertion is valid (Docusign allows at most one hour).
+const ASSERTION_LIFETIME: i64 = 3600;
+/// `iat` is set this far in the past so a host clock slightly ahead of Docusign's is tolerated.
+const CLOCK_SKEW: i64 = 60;
+const MAX_RENEW_MARGIN: i64 = 600;
+
+/// The space-separated scopes the given event types need, in a stable order.
+pub fn scopes_for(event_types: &[EventType]) -> String {
+    let mut scopes: Vec<&str> = Vec::new();
+    for et in event_types {
+        let needed = match et {
+            EventType::CustomerEvents => CUSTOMER_EVENT_SCOPES,
+            EventType::AuditUsers => AUDIT_USER_SCOPES,
+        };
+        for s in needed {
+            if !scopes.contains(s) {
+                scopes.push(s);
+            }
+        }
+    }
+    scopes.join(" ")
+}
+
+/// The individual consent URL for `scopes`.
+pub fn consent_url(oauth: &str, scopes: &str, integration_key: &str, redirect_url: &str) -> String {
+    let mut url = match url::Url::parse(&format!("{}/oauth/auth", oauth.trim_end_matches('/'))) {
+        Ok(u) => u,
+        Err(_) => return format!("{oauth}/oauth/auth"),
+    };
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("scope", scopes)
+        .append_pair("client_id", integration_key)
+        .append_pair("redirect_uri", redirect_url);
+    url.to_string()
+}
+
+/// The `aud` claim: the OAuth server's authority without scheme (`account-d.docusign.com`).
+pub fn audience(oauth: &str) -> String {
+    match url::Url::parse(oauth) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            _ => oauth.to_string(),
+        },
+        Err(_) => oauth
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string(),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("integration {integration}: consent is missing: user {user_id} has not granted the scopes \"{scopes}\" to integration key {integration_key}. Open this URL while signed in as that user (or an administrator) and accept, then try again: {url}")]
+    ConsentRequired {
+        integration: String,
+        user_id: String,
+        integration_key: String,
+        scopes: String,
+        url: String,
+    },
+    #[error("integration {integration}: Docusign does not know integration key {integration_key} (issuer_not_found): check integration_key and that environment is the one the key was created in")]
+    IssuerNotFound { integration: String, integration_key: String },
+    #[error("integration {integration}: Docusign rejected the assertion (no_valid_keys_or_signatures): the private key does not belong to integration key {integration_key} (add its public key under the app's RSA keypairs), or this host's clock is off (check NTP)")]
+    BadSignature { integration: String, integration_key: String },
+    #[error("integration {integration}: token grant refused by {oauth} (HTTP {status}): {error}{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Refused {
+        integration: String,
+        oauth: String,
+        status: u16,
+        error: String,
+        description: Option<String>,
+    },
+    #[error("integration {integration}: cannot reach OAuth server {oauth}: {message}")]
+    Transport { integration: String, oauth: String, message: String },
+    #[error("integration {integration}: malformed answer from {url}: {message}")]
+    Malformed { integration: String, url: String, message: String },
+    #[error("integration {integration}: cannot sign the assertion: {message}")]
+    Sign { integration: String, message: String },
+    #[error("integration {integration}: {source}")]
+    State { integration: String, source: StateError },
+}
+
+impl AuthError {
+    /// Errors that a retry cannot fix (the operator must act).
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            AuthError::ConsentRequired { .. }
+                | AuthError::IssuerNotFound { .. }
+                | AuthError::BadSignature { .. }
+                | AuthError::Sign { .. }
+        )
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+    scope: &'a str,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: Option<String>,
+    expires_in: Option<i64>,
+    scope: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct OAuthError {
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// `/oauth/userinfo`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserInfo {
+    #[serde(default)]
+    pub sub: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub accounts: Vec<UserAccount>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserAccount {
+    pub account_id: String,
+    #[serde(default)]
+    pub is_default: bool,
+    #[serde(default)]
+    pub account_name: String,
+    #[serde(default)]
+    pub base_uri: String,
+}
+
+impl UserInfo {
+    /// The account with `account_id`, else the default account.
+    pub fn account(&self, account_id: Option<&str>) -> Option<&UserAccount> {
+        match account_id {
+            Some(id) => self.accounts.iter().find(|a| a.account_id == id),
+            None => self.accounts.iter().find(|a| a.is_default).or(self.accounts.first()),
+        }
+    }
+}
+
+/// Gets and caches access tokens for one integration.
+pub struct Authenticator {
+    integration: String,
+    integration_key: String,
+    user_id: String,
+    redirect_url: String,
+    endpoints: Endpoints,
+    scopes: String,
+    key: PrivateKey,
+    fingerprint: String,
+    state: State,
+    http: reqwest::Client,
+    current: tokio::sync::Mutex<Option<CachedToken>>,
+    grants: AtomicU64,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("integration", &self.integration)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl Authenticator {
+    pub fn new(cfg: &IntegrationConfig, key: PrivateKey, state: State, http: reqwest::Client) -> Self {
+        let endpoints = cfg.endpoints();
+        let scopes = scopes_for(&cfg.event_types);
+        let fingerprint = format!(
+            "{}|{}|{}|{}|{}",
+            key.fingerprint(),
+            cfg.integration_key,
+            cfg.user_id,
+            endpoints.oauth,
+            scopes
+        );
+        Authenticator {
+            integration: cfg.name.clone(),
+            integration_key: cfg.integration_key.clone(),
+            user_id: cfg.user_id.clone(),
+            redirect_url: cfg.redirect_url.clone(),
+            endpoints,
+            scopes,
+            key,
+            fingerprint,
+            state,
+            http,
+            current: tokio::sync::Mutex::new(None),
+            grants: AtomicU64::new(0),
+        }
+    }
+
+    pub fn scopes(&self) -> &str {
+        &self.scopes
+    }
+
+    pub fn consent_url(&self) -> String {
+        consent_url(&self.endpoints.oauth, &self.scopes, &self.integration_key, &self.redirect_url)
+    }
+
+    /// Token grants this process made.
+    pub fn grants(&self) -> u64 {
+        self.grants.load(Ordering::Relaxed)
+    }
+
+    fn usable(&self, t: &CachedToken, now: i64) -> bool {
+        if t.fingerprint != self.fingerprint || t.access_token.is_empty() {
+            return false;
+        }
+        let lifetime = (t.expires_at - t.obtained_at).max(0);
+        let margin = MAX_RENEW_MARGIN.min(lifetime / 4);
+        now < t.expires_at - margin
+    }
+
+    /// A valid access token: the cached one, else a new grant (shared by concurrent callers).
+    pub async fn access_token(&self) -> Result<Secret, AuthError> {
+        let mut current = self.current.lock().await;
+        let now = now_unix();
+        if let Some(t) = current.as_ref() {
+            if self.usable(t, now) {
+                return Ok(t.access_token.clone());
+            }
+        }
+        let stored = self.state.token(&self.integration).map_err(|e| self.state_err(e))?;
+        if let Some(t) = stored {
+            if self.usable(&t, now) {
+                let token = t.access_token.clone();
+                *current = Some(t);
+                return Ok(token);
+            }
+        }
+        let t = self.grant().await?;
+        self.state
+            .save_token(&self.integration, &t)
+            .map_err(|e| self.state_err(e))?;
+        let token = t.access_token.clone();
+        *current = Some(t);
+        Ok(token)
+    }
+
+    /// Drop `rejected` (a token an API refused with 401) so the next call grants a new one.
+    /// A token already replaced by a concurrent caller is left alone.
+    pub async fn invalidate(&self, rejected: &Secret) -> Result<(), AuthError> {
+        let mut current = self.current.lock().await;
+        if current.as_ref().is_some_and(|t| &t.access_token == rejected) {
+            *current = None;
+        }
+        if let Some(t) = self.state.token(&self.integration).map_err(|e| self.state_err(e))? {
+            if &t.access_token == rejected {
+                self.state.clear_token(&self.integration).map_err(|e| self.state_err(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Forget the cached token (memory and state).
+    pub async fn reset(&self) -> Result<bool, AuthError> {
+        *self.current.lock().await = None;
+        self.state.clear_token(&self.integration).map_err(|e| self.state_err(e))
+    }
+
+    fn state_err(&self, source: StateError) -> AuthError {
+        AuthError::State { integration: self.integration.clone(), source }
+    }
+
+    fn assertion(&self, now: i64) -> Result<String, AuthError> {
+        let aud = audience(&self.endpoints.oauth);
+        let iat = now - CLOCK_SKEW;
+        let claims = Claims {
+            iss: &self.integration_key,
+            sub: &self.user_id,
+            aud: &aud,
+            iat,
+            exp: iat + ASSERTION_LIFETIME,
+            scope: &self.scopes,
+        };
+        let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        jsonwebtoken::encode(&header, &claims, self.key.encoding_key()).map_err(|e| AuthError::Sign {
+            integration: self.integration.clone(),
+            message: e.to_string(),
+        })
+    }
+
+    async fn grant(&self) -> Result<CachedToken, AuthError> {
+        let now = now_unix();
+        let assertion = self.assertion(now)?;
+        let url = format!("{}/oauth/token", self.endpoints.oauth);
+        let transport = |e: reqwest::Error| AuthError::Transport {
+            integration: self.integration.clone(),
+            oauth: self.endpoints.oauth.clone(),
+            message: crate::client::describe_reqwest_error(&e),
+        };
+        let resp = self
+            .http
+            .post(&url)
+            .form(&[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                ("assertion", assertion.as_str()),
+            ])
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(transport)?;
+        self.grants.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::global().token_grant(&self.integration, status.is_success());
+        if !status.is_success() {
+            return Err(self.grant_error(status.as_u16(), &body));
+        }
+        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| AuthError::Malformed {
+            integration: self.integration.clone(),
+            url: url.clone(),
+            message: format!("token response is not the expected JSON: {e}"),
+        })?;
+        let access_token = parsed.access_token.filter(|t| !t.is_empty()).ok_or_else(|| {
+            AuthError::Malformed {
+                integration: self.integration.clone(),
+                url: url.clone(),
+                message: "token response has no access_token".into(),
+            }
+        })?;
+        let expires_in = parsed.expires_in.unwrap_or(3600).max(1);
+        tracing::info!(integration = %self.integration, expires_in, "obtained a new access token");
+        Ok(CachedToken {
+            access_token: Secret::new(access_token),
+            expires_at: now + expires_in,
+            obtained_at: now,
+            scopes: parsed.scope.unwrap_or_else(|| self.scopes.clone()),
+            fingerprint: self.fingerprint.clone(),
+        })
+    }
+
+    fn grant_error(&self, status: u16, body: &[u8]) -> AuthError {
+        let parsed: Option<OAuthError> = serde_json::from_slice(body).ok();
+        let (error, description) = match parsed {
+            Some(OAuthError { error, error_description }) => (error.unwrap_or_default(), error_description),
+            None => (String::new(), None),
+        };
+        let integration = self.integration.clone();
+        let integration_key = self.integration_key.clone();
+        match (error.as_str(), description.as_deref()) {
+            ("consent_required", _) => AuthError::ConsentRequired {
+                integration,
+                user_id: self.user_id.clone(),
+                integration_key,
+                scopes: self.scopes.clone(),
+                url: self.consent_url(),
+            },
+            ("invalid_grant", Some("issuer_not_found")) => AuthError::IssuerNotFound { integration, integration_key },
+            ("invalid_grant", Some("no_valid_keys_or_signatures")) => {
+                AuthError::BadSignature { integration, integration_key }
+            }
+            _ => AuthError::Refused {
+                integration,
+                oauth: self.endpoints.oauth.clone(),
+                status,
+                error: if error.is_empty() {
+                    String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned()
+                } else {
+                    error
+                },
+                description,
+            },
+        }
+    }
+
+    /// `GET /oauth/userinfo` with the current token.
+    pub async fn userinfo(&self) -> Result<UserInfo, AuthError> {
+        let token = self.access_token().await?;
+        let url = format!("{}/oauth/userinfo", self.endpoints.oauth);
+        let transport = |e: reqwest::Error| AuthError::Transport {
+            integration: self.integration.clone(),
+            oauth: self.endpoints.oauth.clone(),
+            message: crate::client::describe_reqwest_error(&e),
+        };
+        let resp = self
+            .http
+            .get(&url)
+            .bearer_auth(token.expose())
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(transport)?;
+        if !status.is_success() {
+            if status.as_u16() == 401 {
+                self.invalidate(&token).await?;
+            }
+            return Err(AuthError::Refused {
+                integration: self.integration.clone(),
+                oauth: self.endpoints.oauth.clone(),
+                status: status.as_u16(),
+                error: "userinfo failed".into(),
+                description: Some(String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned()),
+            });
+        }
+        serde_json::from_slice(&body).map_err(|e| AuthError::Malformed {
+            integration: self.integration.clone(),
+            url,
+            message: e.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_follow_event_types() {
+        assert_eq!(scopes_for(&[EventType::CustomerEvents]), "signature impersonation");
+        assert_eq!(
+            scopes_for(&[EventType::CustomerEvents, EventType::AuditUsers]),
+            "signature impersonation organization_read user_read"
+        );
+    }
+
+    #[test]
+    fn consent_url_encodes_its_parameters() {
+        let u = consent_url(
+            "https://account-d.docusign.com",
+            "signature impersonation",
+            "abc-123",
+            "https://localhost/cb?x=1",
+        );
+        assert_eq!(
+            u,
+            "https://account-d.docusign.com/oauth/auth?response_type=code&scope=signature+impersonation&client_id=abc-123&redirect_uri=https%3A%2F%2Flocalhost%2Fcb%3Fx%3D1"
+        );
+    }
+
+    #[test]
+    fn audience_is_the_host_without_scheme() {
+        assert_eq!(audience("https://account-d.docusign.com"), "account-d.docusign.com");
+        assert_eq!(audience("http://127.0.0.1:4567"), "127.0.0.1:4567");
+    }
+}

@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub mod file;
+pub mod http;
 pub mod stdout;
 
 pub use file::FileSink;
@@ -57,12 +58,7 @@ pub fn build(configs: &[SinkConfig]) -> Result<Vec<Arc<dyn Sink>>, SinkError> {
                     f.max_files,
                 )?));
             }
-            SinkConfig::Http(_) => {
-                return Err(SinkError::Config {
-                    sink: "http".into(),
-                    message: "the http sink is not available in this build".into(),
-                });
-            }
+            SinkConfig::Http(h) => sinks.push(Arc::new(http::HttpSink::new(h)?)),
         }
     }
     Ok(sinks)
@@ -106,16 +102,11 @@ mod tests {
     }
 
     #[test]
-    fn http_is_refused_in_this_build() {
+    fn http_sink_is_built_and_named() {
         let cfg: SinkConfig =
             toml::from_str("type = \"http\"\nurl = \"https://siem.example.com/in\"").unwrap();
-        match build(&[cfg]) {
-            Err(e @ SinkError::Config { .. }) => assert_eq!(
-                e.to_string(),
-                "sink http: the http sink is not available in this build"
-            ),
-            _ => panic!("expected a config error"),
-        }
+        let sinks = build(&[cfg]).unwrap();
+        assert_eq!(sinks[0].name(), "http:https://siem.example.com/in");
     }
 
     #[test]

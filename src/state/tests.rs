@@ -14,6 +14,7 @@ fn token(v: &str, exp: i64) -> CachedToken {
         expires_at: exp,
         scopes: "signature impersonation".into(),
         fingerprint: "fp1".into(),
+        obtained_at: exp - 3600,
     }
 }
 

@@ -1,0 +1,351 @@
+//! One collection cycle per (integration, event type): fetch pages until caught up, deliver
+//! each to every sink, save its cursor.
+//!
+//! Invariant: a page's cursor is saved only after every sink has accepted that page's records.
+//! The next page is fetched while the current one is delivered (a channel of two pages bounds
+//! memory); a crash at any point re-delivers at most the pages in flight and loses nothing.
+
+use crate::auth::{key, now_unix, AuthError, Authenticator};
+use crate::client::{build_http, ApiClient, ApiError};
+use crate::config::{Config, IntegrationConfig};
+use crate::metrics;
+use crate::ratelimit::{RateLimitSettings, RateLimiter};
+use crate::record::{Batch, EventType};
+use crate::sinks::{Sink, SinkError};
+use crate::sources::admin_users::{AdminUsersSource, Watermark};
+use crate::sources::monitor::{MonitorPage, MonitorSource};
+use std::collections::BTreeSet;
+use crate::state::{State, StateError};
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+
+/// Pages fetched ahead of delivery.
+const PAGES_IN_FLIGHT: usize = 2;
+
+/// A shutdown signal: cheap to clone, fires once.
+#[derive(Clone)]
+pub struct Shutdown(watch::Receiver<bool>);
+
+/// Fires the [`Shutdown`] signal.
+pub struct ShutdownTrigger(watch::Sender<bool>);
+
+impl Shutdown {
+    pub fn new() -> (ShutdownTrigger, Shutdown) {
+        let (tx, rx) = watch::channel(false);
+        (ShutdownTrigger(tx), Shutdown(rx))
+    }
+
+    /// A signal that never fires.
+    pub fn never() -> Shutdown {
+        let (tx, rx) = watch::channel(false);
+        std::mem::forget(tx);
+        Shutdown(rx)
+    }
+
+    pub fn is_triggered(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once the signal fires.
+    pub async fn wait(&self) {
+        let mut rx = self.0.clone();
+        while !*rx.borrow_and_update() {
+            if rx.changed().await.is_err() {
+                // Sender gone without firing: never resolves.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+impl ShutdownTrigger {
+    pub fn fire(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CycleError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error("{0}")]
+    State(#[from] StateError),
+    #[error("integration {integration}: {message}")]
+    Setup { integration: String, message: String },
+}
+
+impl CycleError {
+    /// Errors only an operator can fix (consent, wrong key, unknown integration key).
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, CycleError::Api(ApiError::Auth(a)) if a.is_permanent())
+            || matches!(self, CycleError::Setup { .. })
+    }
+
+    pub fn consent_required(&self) -> bool {
+        matches!(self, CycleError::Api(ApiError::Auth(AuthError::ConsentRequired { .. })))
+    }
+}
+
+/// What a cycle did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CycleStats {
+    pub pages: u64,
+    pub events: u64,
+}
+
+/// Everything one integration needs at run time.
+pub struct Integration {
+    pub config: IntegrationConfig,
+    pub auth: Arc<Authenticator>,
+    pub client: ApiClient,
+    pub monitor: MonitorSource,
+    pub admin: AdminUsersSource,
+    pub limiter: Arc<RateLimiter>,
+}
+
+impl Integration {
+    pub fn new(config: IntegrationConfig, state: State) -> Result<Integration, CycleError> {
+        let setup = |message: String| CycleError::Setup { integration: config.name.clone(), message };
+        let key = key::load(&config).map_err(|e| setup(e.to_string()))?;
+        let http = build_http(&config.http).map_err(setup)?;
+        if config.http.insecure {
+            tracing::warn!(integration = %config.name, "http.insecure = true: TLS certificates are NOT verified for this integration; do not use this in production");
+        }
+        let auth = Arc::new(Authenticator::new(&config, key, state, http.clone()));
+        let limiter = Arc::new(RateLimiter::new(&config.name, RateLimitSettings::default()));
+        let client = ApiClient::new(&config.name, http, auth.clone(), limiter.clone());
+        let monitor = MonitorSource::new(client.clone(), &config);
+        let admin = AdminUsersSource::new(client.clone(), &config);
+        Ok(Integration { config, auth, client, monitor, admin, limiter })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+}
+
+/// The collector: state, sinks, integrations.
+pub struct Collector {
+    pub state: State,
+    pub sinks: Vec<Arc<dyn Sink>>,
+    pub integrations: Vec<Arc<Integration>>,
+}
+
+impl Collector {
+    /// Set up every integration in `config` (active or not) with the given state and sinks.
+    pub fn new(config: &Config, state: State, sinks: Vec<Arc<dyn Sink>>) -> Result<Collector, CycleError> {
+        let integrations = config
+            .integrations
+            .iter()
+            .map(|c| Integration::new(c.clone(), state.clone()).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Collector { state, sinks, integrations })
+    }
+
+    pub fn integration(&self, name: &str) -> Option<&Arc<Integration>> {
+        self.integrations.iter().find(|i| i.name() == name)
+    }
+
+    /// The (integration, event type) streams `run` and `once` drive: active integrations only.
+    pub fn streams(&self) -> Vec<(Arc<Integration>, EventType)> {
+        let mut out = Vec::new();
+        for i in &self.integrations {
+            if i.config.is_active() {
+                for et in &i.config.event_types {
+                    out.push((i.clone(), *et));
+                }
+            }
+        }
+        out
+    }
+
+    /// One cycle of `et` for `integ`, recorded in the run history.
+    pub async fn cycle(&self, integ: &Integration, et: EventType, shutdown: &Shutdown) -> Result<CycleStats, CycleError> {
+        let name = integ.name();
+        let started = now_unix();
+        let run_id = self.state.run_started(name, et, started)?;
+        let result = match et {
+            EventType::CustomerEvents => self.customer_events(integ, shutdown).await,
+            EventType::AuditUsers => self.audit_users(integ, shutdown).await,
+        };
+        let (stats, error) = match &result {
+            Ok(s) => (*s, None),
+            Err(e) => (CycleStats::default(), Some(e.to_string())),
+        };
+        self.state.run_finished(run_id, now_unix(), stats.events, stats.pages, error.as_deref())?;
+        let outcome = if result.is_ok() { "success" } else { "failure" };
+        let m = metrics::global();
+        m.add(
+            "docusign_collector_cycles_total",
+            vec![("integration", name.to_string()), ("event_type", et.as_str().into()), ("outcome", outcome.into())],
+            1.0,
+        );
+        if result.is_ok() {
+            m.set(
+                "docusign_collector_last_success_timestamp_seconds",
+                vec![("integration", name.to_string()), ("event_type", et.as_str().into())],
+                now_unix() as f64,
+            );
+        }
+        result
+    }
+
+    /// The cursor to start from: the saved one, else `start_from` as an ISO 8601 time.
+    pub fn start_cursor(&self, integ: &Integration) -> Result<String, StateError> {
+        Ok(match self.state.cursor(integ.name(), EventType::CustomerEvents)? {
+            Some(c) => c,
+            None => {
+                let at = integ.config.customer_events.start_from.resolve(now_unix());
+                crate::record::format_time(at)
+            }
+        })
+    }
+
+    async fn customer_events(&self, integ: &Integration, shutdown: &Shutdown) -> Result<CycleStats, CycleError> {
+        let start = self.start_cursor(integ)?;
+        let limit = integ.config.customer_events.page_size;
+        let (tx, mut rx) = mpsc::channel::<MonitorPage>(PAGES_IN_FLIGHT);
+        let monitor = integ.monitor.clone();
+        let stop = shutdown.clone();
+        let fetcher = async move {
+            let mut cursor = start;
+            loop {
+                if stop.is_triggered() {
+                    return Ok(());
+                }
+                let page = monitor.fetch_page(&cursor, limit).await?;
+                let caught_up = page.caught_up();
+                cursor.clone_from(&page.end_cursor);
+                if tx.send(page).await.is_err() || caught_up {
+                    return Ok::<(), ApiError>(());
+                }
+            }
+        };
+        let name = integ.name().to_string();
+        let (sinks, state) = (&self.sinks, &self.state);
+        let deliverer = async move {
+            let mut stats = CycleStats::default();
+            while let Some(page) = rx.recv().await {
+                let events = page.records.len() as u64;
+                if events > 0 {
+                    let batch = Arc::new(Batch {
+                        integration: name.clone(),
+                        event_type: EventType::CustomerEvents,
+                        records: page.records,
+                    });
+                    deliver(sinks, batch).await?;
+                }
+                if crate::fault::hit("after_sink_write") {
+                    crate::fault::crash("after_sink_write");
+                }
+                if page.end_cursor != page.cursor {
+                    state.save_cursor(&name, EventType::CustomerEvents, &page.end_cursor)?;
+                }
+                stats.pages += 1;
+                stats.events += events;
+                let labels = vec![("integration", name.clone()), ("event_type", "customer_events".to_string())];
+                metrics::global().add("docusign_collector_pages_total", labels.clone(), 1.0);
+                metrics::global().add("docusign_collector_events_total", labels, events as f64);
+                tracing::debug!(integration = %name, events, cursor = %page.end_cursor, "page delivered");
+            }
+            Ok::<CycleStats, CycleError>(stats)
+        };
+        // The deliverer owns `rx`: if it fails, the fetcher's next send fails and it stops.
+        let (fetched, delivered) = tokio::join!(fetcher, deliverer);
+        let stats = delivered?;
+        fetched?;
+        Ok(stats)
+    }
+}
+
+impl Collector {
+    /// Audit users modified since the watermark: every Admin page enriched and delivered; the
+    /// watermark (greatest modification time seen, and the pairs at that second) saved only
+    /// after the whole query was delivered, since the Admin API does not sort by time.
+    async fn audit_users(&self, integ: &Integration, shutdown: &Shutdown) -> Result<CycleStats, CycleError> {
+        let name = integ.name();
+        let admin = &integ.admin;
+        let query_started = now_unix();
+        let old = Watermark::load(&self.state, name)?.unwrap_or_else(|| Watermark {
+            since: integ.config.audit_users.start_from.resolve(query_started),
+            seen: BTreeSet::new(),
+        });
+        let base_uri = if admin.enrich() { admin.base_uri(&self.state).await? } else { String::new() };
+        let mut next = old.clone();
+        let mut emitted: BTreeSet<String> = BTreeSet::new();
+        let mut stats = CycleStats::default();
+        let mut url = admin.first_url(old.since);
+        loop {
+            if shutdown.is_triggered() {
+                // The query is incomplete: keep the old watermark, the next run repeats it.
+                return Ok(stats);
+            }
+            let page = admin.fetch_page(&url).await?;
+            let users = match admin.enrich_users(&base_uri, page.users).await {
+                Ok(u) => u,
+                Err(e) => {
+                    if !matches!(e, ApiError::Auth(_)) {
+                        // The account may have moved: look the base URI up again next time.
+                        admin.forget_base_uri(&self.state);
+                    }
+                    return Err(e.into());
+                }
+            };
+            let now = now_unix();
+            let mut records = Vec::with_capacity(users.len());
+            for u in &users {
+                let key = u.key();
+                if old.seen.contains(&key) || !emitted.insert(key.clone()) {
+                    continue;
+                }
+                records.push(u.to_record(name, integ.config.change_keys, now));
+                match u.modified {
+                    Some(m) if m > next.since => {
+                        next.since = m;
+                        next.seen = BTreeSet::from([key]);
+                    }
+                    Some(m) if m < next.since => {}
+                    _ => {
+                        next.seen.insert(key);
+                    }
+                }
+            }
+            let events = records.len() as u64;
+            if events > 0 {
+                let batch = Arc::new(Batch { integration: name.to_string(), event_type: EventType::AuditUsers, records });
+                deliver(&self.sinks, batch).await?;
+            }
+            stats.pages += 1;
+            stats.events += events;
+            let labels = vec![("integration", name.to_string()), ("event_type", "audit_users".to_string())];
+            metrics::global().add("docusign_collector_pages_total", labels.clone(), 1.0);
+            metrics::global().add("docusign_collector_events_total", labels, events as f64);
+            match page.next {
+                Some(n) => url = n,
+                None => break,
+            }
+        }
+        if !admin.enrich() && query_started > next.since {
+            // Without eSignature there is no modification time: the next query starts where this one did.
+            next = Watermark { since: query_started, seen: BTreeSet::new() };
+        }
+        if next != old {
+            next.save(&self.state, name)?;
+        }
+        Ok(stats)
+    }
+}
+
+/// Deliver one batch to every sink; `Ok` only when all accepted it.
+pub async fn deliver(sinks: &[Arc<dyn Sink>], batch: Arc<Batch>) -> Result<(), SinkError> {
+    let results = futures_util::future::join_all(sinks.iter().map(|s| s.deliver(batch.clone()))).await;
+    for (sink, r) in sinks.iter().zip(results) {
+        if let Err(e) = r {
+            metrics::global().add("docusign_collector_sink_errors_total", vec![("sink", sink.name().to_string())], 1.0);
+            return Err(e);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,226 @@
+//! End-to-end test harness: the built-in simulator in the test process, the collector binary
+//! as a child process, a temporary directory for its configuration, key, state and output.
+#![allow(dead_code)]
+
+use docusign_collector::sim::{SimClient, SimConfig, SimHandle};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::OnceLock;
+
+pub const INTEGRATION_KEY: &str = "11111111-test-4000-8000-000000000001";
+pub const USER_ID: &str = "22222222-test-4000-8000-000000000002";
+pub const ALL_SCOPES: [&str; 4] = ["signature", "impersonation", "organization_read", "user_read"];
+
+/// One RSA key pair for the whole test binary (generation takes a moment).
+pub fn key_pair() -> &'static (String, String) {
+    static KEYS: OnceLock<(String, String)> = OnceLock::new();
+    KEYS.get_or_init(|| docusign_collector::sim::generate_key_pair().expect("key generation"))
+}
+
+pub fn client(scopes: &[&str]) -> SimClient {
+    SimClient {
+        integration_key: INTEGRATION_KEY.into(),
+        user_id: USER_ID.into(),
+        public_key_pem: key_pair().1.clone(),
+        consented_scopes: scopes.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// A default simulator configuration with the test client registered.
+pub fn sim_config(backlog: usize) -> SimConfig {
+    SimConfig { clients: vec![client(&ALL_SCOPES)], backlog_events: backlog, ..SimConfig::default() }
+}
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub sim: SimHandle,
+    pub sim_config: SimConfig,
+    /// Extra TOML appended to the `[[integrations]]` table (before sub-tables).
+    pub integration_extra: String,
+    /// Extra TOML for `[integrations.customer_events]`.
+    pub customer_events: String,
+    /// Extra top-level TOML (e.g. more sinks).
+    pub extra: String,
+}
+
+impl Env {
+    pub async fn start(sim_config: SimConfig) -> Env {
+        let sim = SimHandle::start(sim_config.clone(), ([127, 0, 0, 1], 0).into()).await.expect("simulator starts");
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("key.pem"), &key_pair().0).expect("write key");
+        Env {
+            dir,
+            sim,
+            sim_config,
+            integration_extra: String::new(),
+            customer_events: "page_size = 2000\nstart_from = \"30d\"\n".into(),
+            extra: String::new(),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn events_path(&self) -> PathBuf {
+        self.path("events.jsonl")
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.path("state.db")
+    }
+
+    /// Write the configuration and return its path.
+    pub fn write_config(&self) -> PathBuf {
+        let base = self.sim.base_url();
+        let text = format!(
+            r#"state_path = "{state}"
+
+[log]
+level = "info"
+
+[[integrations]]
+name = "acme"
+environment = "developer"
+integration_key = "{ik}"
+user_id = "{uid}"
+private_key_file = "{key}"
+account_id = "{acc}"
+organization_id = "{org}"
+{integration_extra}
+
+[integrations.customer_events]
+interval = "1s"
+{ce}
+
+[integrations.endpoints]
+oauth = "{base}"
+monitor = "{base}"
+admin = "{admin}"
+
+[[sinks]]
+type = "file"
+path = "{events}"
+
+{extra}
+"#,
+            state = self.state_path().display(),
+            ik = INTEGRATION_KEY,
+            uid = USER_ID,
+            key = self.path("key.pem").display(),
+            acc = self.sim_config.account_id,
+            org = self.sim_config.organization_id,
+            integration_extra = self.integration_extra,
+            ce = self.customer_events,
+            admin = self.sim.admin_url(),
+            events = self.events_path().display(),
+            extra = self.extra,
+        );
+        let path = self.path("config.toml");
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+
+    /// Run the collector binary with `args` (after `--config`), with extra environment.
+    pub async fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let config = self.write_config();
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_docusign-collector"));
+        cmd.arg("--config").arg(&config).args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.env_remove("DOCUSIGN_COLLECTOR_FAULT");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.kill_on_drop(true);
+        tokio::time::timeout(std::time::Duration::from_secs(180), cmd.output())
+            .await
+            .expect("collector finished within 180 s")
+            .expect("collector ran")
+    }
+
+    pub fn events(&self) -> Vec<Value> {
+        read_jsonl(&self.events_path())
+    }
+}
+
+/// Every line of a JSONL file, parsed; panics on a line that is not JSON.
+pub fn read_jsonl(path: &Path) -> Vec<Value> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(_) => return Vec::new(),
+    };
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| serde_json::from_str(l).unwrap_or_else(|e| panic!("line {} is not JSON ({e}): {l:.200}", i + 1)))
+        .collect()
+}
+
+/// The `eventId`s of `events`, asserting each has one.
+pub fn event_ids(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["eventId"].as_str().unwrap_or_else(|| panic!("no eventId in {e}")).to_string())
+        .collect()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn assert_success(o: &Output) {
+    assert!(o.status.success(), "exit {:?}\nstderr:\n{}", o.status, stderr(o));
+}
+
+/// Page through the simulator's Monitor stream with a minimal client of the test's own (not the
+/// collector's), from `since` (ISO time), and return every event as Docusign sent it.
+pub async fn fetch_all_raw(env: &Env, since: &str) -> Vec<Value> {
+    let base = env.sim.base_url();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let aud = base.trim_start_matches("http://").to_string();
+    let claims = serde_json::json!({
+        "iss": INTEGRATION_KEY, "sub": USER_ID, "aud": aud, "iat": now, "exp": now + 3000,
+        "scope": "signature impersonation",
+    });
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_pair().0.as_bytes()).unwrap();
+    let jwt = jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256), &claims, &key).unwrap();
+    let http = reqwest::Client::new();
+    let tok: Value = http
+        .post(format!("{base}/oauth/token"))
+        .form(&[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", &jwt)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tok["access_token"].as_str().expect("token").to_string();
+    let mut cursor = since.to_string();
+    let mut all = Vec::new();
+    loop {
+        let page: Value = http
+            .get(format!("{base}/api/v2.0/datasets/monitor/stream"))
+            .query(&[("cursor", cursor.as_str()), ("limit", "2000")])
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let end = page["endCursor"].as_str().expect("endCursor").to_string();
+        all.extend(page["data"].as_array().cloned().unwrap_or_default());
+        if end == cursor {
+            return all;
+        }
+        cursor = end;
+    }
+}
+
+/// How many ids occur more than once (counting each extra occurrence).
+pub fn duplicates(ids: &[String]) -> usize {
+    let unique: std::collections::HashSet<&String> = ids.iter().collect();
+    ids.len() - unique.len()
+}
