@@ -244,13 +244,15 @@ fn apply_one(
                 }
                 i += 2;
             }
-            _ => return Err(error(
-                file,
-                render(&path),
-                format!(
+            _ => {
+                return Err(error(
+                    file,
+                    render(&path),
+                    format!(
                     "environment variable {var}: this key holds a single value, it has no sub-keys"
                 ),
-            )),
+                ))
+            }
         }
     }
 }
