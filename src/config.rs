@@ -551,3 +551,6 @@ impl IntegrationConfig {
         self.status == Status::Active
     }
 }
+
+#[cfg(test)]
+mod tests;

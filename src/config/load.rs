@@ -100,6 +100,9 @@ impl EnvOrigins {
             e.key == *path
                 || e.key.starts_with(&format!("{path}."))
                 || e.key.starts_with(&format!("{path}["))
+                || (e.message.starts_with("unknown field")
+                    && (path.starts_with(&format!("{}.", e.key))
+                        || path.starts_with(&format!("{}[", e.key))))
         });
         if let Some((_, var)) = hit {
             e.message = format!("{} (value from environment variable {var})", e.message);
