@@ -1,6 +1,10 @@
 //! Configuration: TOML file plus `DOCUSIGN_COLLECTOR__…` environment overrides, validated.
 //!
-//! TYPES ONLY in the skeleton: loading and validation are implemented below `load`.
+//! Loading reads the TOML file with the `toml` crate into a value tree, applies the environment
+//! overrides to that tree, then deserializes it with `serde_path_to_error` so every error names
+//! the full key path. The `config` crate is not used for this: inside the internally tagged
+//! `[[sinks]]` tables it neither converts environment strings to numbers/booleans nor reports
+//! the key path, and its error messages garble array paths (`integrations[0]customer_events`).
 
 use crate::record::EventType;
 use crate::secret::Secret;
@@ -9,6 +13,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+mod load;
+mod validate;
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/docusign-collector/config.toml";
 pub const ENV_PREFIX: &str = "DOCUSIGN_COLLECTOR";
@@ -450,15 +457,89 @@ pub fn resolve_path(cli: Option<&Path>) -> PathBuf {
 }
 
 /// Read, override from the environment, and validate the configuration at `path`.
+///
+/// Every `DOCUSIGN_COLLECTOR__…` variable of the process environment overrides one key; see
+/// [`load_with_env`].
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let _ = path;
-    todo!("config::load")
+    let env = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    load_with_env(path, env)
+}
+
+/// [`load`] with an explicit environment (only the `DOCUSIGN_COLLECTOR__…` entries are used).
+///
+/// Variable names map to keys case-insensitively with `__` between levels:
+/// `DOCUSIGN_COLLECTOR__LOG__LEVEL` is `log.level`; an integration or sink is addressed by index
+/// (`…__INTEGRATIONS__0__PRIVATE_KEY`) or by its `name` (`…__INTEGRATIONS__ACME__PRIVATE_KEY`;
+/// an all-digit segment is always an index). Values are strings, converted to a number, boolean
+/// or comma-separated list where the key expects one.
+pub fn load_with_env(
+    path: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
+    let file = path.display().to_string();
+    let text = load::read_file(path)?;
+    let mut tree = load::parse_tree(&text, &file)?;
+    let origins = load::apply_env(&mut tree, env, &file)?;
+    let mut cfg = load::deserialize(tree, &file).map_err(|e| origins.annotate(e))?;
+    cfg.source = Some(path.to_path_buf());
+    validate(&cfg, &file).map_err(|e| origins.annotate(e))?;
+    Ok(cfg)
+}
+
+/// Parse and validate configuration text without consulting the environment.
+/// `origin` names the text in error messages (a file name, "embedded demo configuration", …).
+pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    let tree = load::parse_tree(text, origin)?;
+    let cfg = load::deserialize(tree, origin)?;
+    validate(&cfg, origin)?;
+    Ok(cfg)
+}
+
+/// Check every rule a usable configuration must satisfy (ranges, names, URLs, readable files,
+/// parsable keys). `file` names the configuration in the error.
+pub fn validate(cfg: &Config, file: &str) -> Result<(), ConfigError> {
+    validate::validate(cfg, file)
 }
 
 impl IntegrationConfig {
     /// Base URLs: configured ones, else the environment's defaults.
     pub fn endpoints(&self) -> Endpoints {
-        todo!("endpoints")
+        let v1 = self.customer_events.api == MonitorApi::V1;
+        let (oauth, monitor, admin) = match self.environment {
+            Environment::Developer => (
+                "https://account-d.docusign.com",
+                if v1 {
+                    "https://api-d.docusign.com"
+                } else {
+                    "https://lens-d.docusign.net"
+                },
+                "https://api-d.docusign.net/management",
+            ),
+            Environment::Production => (
+                "https://account.docusign.com",
+                if v1 {
+                    "https://api.docusign.com"
+                } else {
+                    "https://lens.docusign.net"
+                },
+                "https://api.docusign.net/management",
+            ),
+        };
+        let pick = |configured: &Option<String>, default: &str| {
+            configured
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .unwrap_or(default)
+                .trim_end_matches('/')
+                .to_string()
+        };
+        Endpoints {
+            oauth: pick(&self.endpoints.oauth, oauth),
+            monitor: pick(&self.endpoints.monitor, monitor),
+            admin: pick(&self.endpoints.admin, admin),
+        }
     }
 
     /// Whether this integration collects `et`.
@@ -470,3 +551,6 @@ impl IntegrationConfig {
         self.status == Status::Active
     }
 }
+
+#[cfg(test)]
+mod tests;

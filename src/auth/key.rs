@@ -1,28 +1,77 @@
 //! RSA private keys: read from a file or inline PEM, repair pasted keys, accept PKCS#1 and PKCS#8.
-//! SKELETON: implemented by the config/keys work.
+//!
+//! Keys pasted into environment variables or web forms often arrive damaged: newlines turned into
+//! spaces, literal `\n` two-character sequences, CRLF line ends, blanks around the text.
+//! [`parse_pem`] repairs those, checks that the key really is an unencrypted RSA private key
+//! (with the `rsa` crate), and builds the `jsonwebtoken` signing key from its PKCS#1 DER form.
+//! No error message ever contains key material.
 
 use crate::config::IntegrationConfig;
+use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::traits::PublicKeyParts;
+use rsa::RsaPrivateKey;
+use sha2::{Digest, Sha256};
 use std::fmt;
 use std::path::PathBuf;
+
+/// Smallest RSA modulus accepted, in bits (Docusign's own keys are 2048-bit; the signer needs ≥ 2048).
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// OID of `rsaEncryption` (PKCS#1) in a PKCS#8 `AlgorithmIdentifier`.
+const RSA_ENCRYPTION_OID: &str = "1.2.840.113549.1.1.1";
 
 /// A parsed RSA private key ready to sign RS256 assertions. `Debug` never shows key material.
 #[derive(Clone)]
 pub struct PrivateKey {
     encoding: jsonwebtoken::EncodingKey,
+    fingerprint: String,
 }
 
 impl PrivateKey {
+    /// The key in the form `jsonwebtoken::encode` signs with (RS256).
     pub fn encoding_key(&self) -> &jsonwebtoken::EncodingKey {
         &self.encoding
+    }
+
+    /// A short stable id of the **public** key: the first 16 hex digits of the SHA-256 of the
+    /// big-endian modulus. Ties cached tokens to the key that obtained them; safe to log.
+    pub fn fingerprint(&self) -> String {
+        self.fingerprint.clone()
+    }
+
+    /// Wrap an in-memory RSA key (for example one generated for the simulator).
+    pub fn from_rsa(key: &RsaPrivateKey) -> Result<PrivateKey, KeyError> {
+        let bits = key.size() * 8;
+        if bits < MIN_RSA_BITS {
+            return Err(KeyError::Invalid(format!(
+                "the RSA key is {bits} bits; at least {MIN_RSA_BITS} bits are required (generate a new keypair in Docusign's Apps and Keys page)"
+            )));
+        }
+        let der = key.to_pkcs1_der().map_err(|_| {
+            KeyError::Invalid("the RSA private key could not be re-encoded (PKCS#1)".into())
+        })?;
+        let encoding = jsonwebtoken::EncodingKey::from_rsa_der(der.as_bytes());
+        let digest = Sha256::digest(key.n().to_bytes_be());
+        let fingerprint = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        Ok(PrivateKey {
+            encoding,
+            fingerprint,
+        })
     }
 }
 
 impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PrivateKey([redacted])")
+        write!(
+            f,
+            "PrivateKey(fingerprint={}, [redacted])",
+            self.fingerprint
+        )
     }
 }
 
+/// Why a private key cannot be used. Messages never contain key material.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("no private key: set private_key_file or private_key")]
@@ -40,13 +89,344 @@ pub enum KeyError {
 
 /// Load the integration's key from `private_key_file` or `private_key`.
 pub fn load(cfg: &IntegrationConfig) -> Result<PrivateKey, KeyError> {
-    let _ = cfg;
-    todo!("key::load")
+    let inline = cfg
+        .private_key
+        .as_ref()
+        .filter(|s| !s.expose().trim().is_empty());
+    match (&cfg.private_key_file, inline) {
+        (Some(_), Some(_)) => Err(KeyError::Both),
+        (None, None) => Err(KeyError::Missing),
+        (None, Some(secret)) => parse_pem(secret.expose()),
+        (Some(path), None) => {
+            if path.is_dir() {
+                return Err(KeyError::Unreadable {
+                    path: path.clone(),
+                    source: std::io::Error::other("is a directory, not a file"),
+                });
+            }
+            let bytes = std::fs::read(path).map_err(|source| KeyError::Unreadable {
+                path: path.clone(),
+                source,
+            })?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                KeyError::Invalid(format!(
+                    "private key file {} is not text: expected a PEM key (\"-----BEGIN RSA PRIVATE KEY-----\" or \"-----BEGIN PRIVATE KEY-----\"), not DER",
+                    path.display()
+                ))
+            })?;
+            parse_pem(&text).map_err(|e| match e {
+                KeyError::Invalid(m) => {
+                    KeyError::Invalid(format!("private key file {}: {m}", path.display()))
+                }
+                other => other,
+            })
+        }
+    }
 }
 
 /// Parse PEM text (PKCS#1 `RSA PRIVATE KEY` or PKCS#8 `PRIVATE KEY`), repairing newlines that
 /// became spaces. Refuses keys that are not RSA with a message that says so.
 pub fn parse_pem(text: &str) -> Result<PrivateKey, KeyError> {
-    let _ = text;
-    todo!("key::parse_pem")
+    let (label, body) = split_pem(text)?;
+    match label.as_str() {
+        "RSA PRIVATE KEY" | "PRIVATE KEY" => {}
+        "ENCRYPTED PRIVATE KEY" => {
+            return Err(KeyError::Invalid(
+                "encrypted private keys are not supported: decrypt it first (openssl pkcs8 -in key.pem -out plain.pem)".into(),
+            ))
+        }
+        "EC PRIVATE KEY" | "DSA PRIVATE KEY" | "OPENSSH PRIVATE KEY" => {
+            return Err(not_rsa(&label));
+        }
+        l if l.ends_with("PUBLIC KEY") || l.contains("CERTIFICATE") => {
+            return Err(KeyError::Invalid(format!(
+                "this PEM holds a {l}, not a private key: use the RSA private key Docusign showed when the keypair was generated"
+            )));
+        }
+        l => {
+            return Err(KeyError::Invalid(format!(
+                "PEM block \"{l}\" is not a private key: expected \"RSA PRIVATE KEY\" or \"PRIVATE KEY\""
+            )));
+        }
+    }
+    if body.contains(':') {
+        // PKCS#1 with "Proc-Type: 4,ENCRYPTED" / "DEK-Info:" headers.
+        return Err(KeyError::Invalid(
+            "encrypted private keys are not supported: decrypt it first (openssl rsa -in key.pem -out plain.pem)".into(),
+        ));
+    }
+    let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    if b64.is_empty()
+        || !b64
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
+    {
+        return Err(KeyError::Invalid(format!(
+            "the \"{label}\" PEM block does not contain valid base64"
+        )));
+    }
+    let pem = canonical_pem(&label, &b64);
+    let key = if label == "RSA PRIVATE KEY" {
+        RsaPrivateKey::from_pkcs1_pem(&pem).map_err(|_| {
+            KeyError::Invalid("the \"RSA PRIVATE KEY\" PEM block is not a valid PKCS#1 RSA key (truncated or damaged?)".into())
+        })?
+    } else {
+        check_pkcs8_algorithm(&pem)?;
+        RsaPrivateKey::from_pkcs8_pem(&pem).map_err(|_| {
+            KeyError::Invalid(
+                "the \"PRIVATE KEY\" PEM block is not a valid PKCS#8 RSA key (truncated or damaged?)"
+                    .into(),
+            )
+        })?
+    };
+    PrivateKey::from_rsa(&key)
+}
+
+fn not_rsa(what: &str) -> KeyError {
+    KeyError::Invalid(format!(
+        "is not an RSA key (found {what}): Docusign JWT Grant needs an RSA private key"
+    ))
+}
+
+/// Undo the usual paste damage and return the PEM label and the text between the boundaries.
+fn split_pem(text: &str) -> Result<(String, String), KeyError> {
+    let repaired = text
+        .replace("\\r\\n", "\n")
+        .replace("\\n", "\n")
+        .replace("\r\n", "\n")
+        .replace('\r', "\n");
+    let repaired = repaired
+        .trim()
+        .trim_matches(|c| c == '"' || c == '\'')
+        .trim();
+    let not_pem = || {
+        KeyError::Invalid(
+            "not a PEM key: expected text starting with \"-----BEGIN RSA PRIVATE KEY-----\" or \"-----BEGIN PRIVATE KEY-----\"".into(),
+        )
+    };
+    let begin = repaired.find("-----BEGIN ").ok_or_else(not_pem)?;
+    let after_begin = &repaired[begin + "-----BEGIN ".len()..];
+    let label_end = after_begin.find("-----").ok_or_else(not_pem)?;
+    let label = after_begin[..label_end].trim().to_string();
+    let rest = &after_begin[label_end + 5..];
+    let end_marker = format!("-----END {label}-----");
+    let end = rest.find(&end_marker).ok_or_else(|| {
+        KeyError::Invalid(format!(
+            "PEM block \"{label}\" has no matching \"{end_marker}\" line (truncated?)"
+        ))
+    })?;
+    Ok((label, rest[..end].to_string()))
+}
+
+fn canonical_pem(label: &str, b64: &str) -> String {
+    let mut out = format!("-----BEGIN {label}-----\n");
+    let bytes = b64.as_bytes();
+    for chunk in bytes.chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// Refuse a PKCS#8 key whose algorithm is not RSA, naming the algorithm it is.
+fn check_pkcs8_algorithm(pem: &str) -> Result<(), KeyError> {
+    use rsa::pkcs8::der::Decode;
+    let (_, doc) = rsa::pkcs8::SecretDocument::from_pem(pem).map_err(|_| {
+        KeyError::Invalid(
+            "the \"PRIVATE KEY\" PEM block is not valid DER (truncated or damaged?)".into(),
+        )
+    })?;
+    let info = rsa::pkcs8::PrivateKeyInfo::from_der(doc.as_bytes()).map_err(|_| {
+        KeyError::Invalid(
+            "the \"PRIVATE KEY\" PEM block is not a valid PKCS#8 structure (truncated or damaged?)"
+                .into(),
+        )
+    })?;
+    let oid = info.algorithm.oid.to_string();
+    if oid == RSA_ENCRYPTION_OID {
+        return Ok(());
+    }
+    let what = match oid.as_str() {
+        "1.2.840.10045.2.1" => "an EC key".to_string(),
+        "1.3.101.112" => "an Ed25519 key".to_string(),
+        "1.3.101.113" => "an Ed448 key".to_string(),
+        "1.2.840.10040.4.1" => "a DSA key".to_string(),
+        "1.2.840.113549.1.1.10" => "an RSA-PSS key (use a plain rsaEncryption key)".to_string(),
+        other => format!("a key with algorithm OID {other}"),
+    };
+    Err(not_rsa(&what))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+    use std::path::Path;
+
+    fn fixture(name: &str) -> String {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("fixture {}: {e}", p.display()))
+    }
+
+    fn invalid_message(r: Result<PrivateKey, KeyError>) -> String {
+        match r {
+            Err(KeyError::Invalid(m)) => m,
+            other => panic!("expected KeyError::Invalid, got {other:?}"),
+        }
+    }
+
+    fn integration(file: Option<&str>, inline: Option<&str>) -> IntegrationConfig {
+        let toml = r#"
+name = "t"
+environment = "developer"
+integration_key = "ik"
+user_id = "uid"
+"#;
+        let mut i: IntegrationConfig = match toml::from_str(toml) {
+            Ok(i) => i,
+            Err(e) => panic!("{e}"),
+        };
+        i.private_key_file = file.map(PathBuf::from);
+        i.private_key = inline.map(Secret::new);
+        i
+    }
+
+    #[test]
+    fn pkcs1_and_pkcs8_give_the_same_fingerprint() {
+        let a = parse_pem(&fixture("rsa_pkcs1.pem")).expect("pkcs1");
+        let b = parse_pem(&fixture("rsa_pkcs8.pem")).expect("pkcs8");
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        assert_eq!(a.fingerprint().len(), 16);
+        assert!(a.fingerprint().chars().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn fingerprint_matches_the_public_key() {
+        use rsa::pkcs1::DecodeRsaPublicKey;
+        let public = rsa::RsaPublicKey::from_pkcs1_pem(&fixture("rsa_pkcs1.pub.pem")).expect("pub");
+        let digest = Sha256::digest(public.n().to_bytes_be());
+        let expected: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let key = parse_pem(&fixture("rsa_pkcs1.pem")).expect("pkcs1");
+        assert_eq!(key.fingerprint(), expected);
+    }
+
+    #[test]
+    fn signs_rs256_verifiable_with_the_public_key() {
+        let key = parse_pem(&fixture("rsa_pkcs8.pem")).expect("pkcs8");
+        let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        let claims =
+            serde_json::json!({"iss": "ik", "sub": "uid", "aud": "x", "exp": 4102444800u64});
+        let jwt = jsonwebtoken::encode(&header, &claims, key.encoding_key()).expect("sign");
+        let dec = jsonwebtoken::DecodingKey::from_rsa_pem(fixture("rsa_pkcs1.pub.pem").as_bytes())
+            .expect("decoding key");
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        v.set_audience(&["x"]);
+        let data = jsonwebtoken::decode::<serde_json::Value>(&jwt, &dec, &v).expect("verify");
+        assert_eq!(data.claims["sub"], "uid");
+    }
+
+    #[test]
+    fn repairs_spaces_for_newlines() {
+        let pem = fixture("rsa_pkcs1.pem");
+        let flattened = pem.trim().replace('\n', " ");
+        assert!(!flattened.contains('\n'));
+        let key = parse_pem(&format!("  {flattened}  ")).expect("flattened");
+        assert_eq!(
+            key.fingerprint(),
+            parse_pem(&pem).expect("pem").fingerprint()
+        );
+    }
+
+    #[test]
+    fn repairs_literal_backslash_n_and_crlf() {
+        let pem = fixture("rsa_pkcs8.pem");
+        let literal = pem.trim().replace('\n', "\\n");
+        assert!(literal.contains("\\n") && !literal.contains('\n'));
+        parse_pem(&literal).expect("literal \\n");
+        parse_pem(&pem.replace('\n', "\r\n")).expect("crlf");
+        parse_pem(&format!("\n\n  {pem}\n\n")).expect("blanks");
+    }
+
+    #[test]
+    fn ec_key_is_refused_as_not_rsa() {
+        let m = invalid_message(parse_pem(&fixture("ec.pem")));
+        assert!(m.contains("is not an RSA key"), "{m}");
+    }
+
+    #[test]
+    fn pkcs8_ec_key_is_refused_as_not_rsa() {
+        let pem = fixture("ec_pkcs8.pem");
+        assert!(pem.contains("BEGIN PRIVATE KEY"));
+        let m = invalid_message(parse_pem(&pem));
+        assert!(m.contains("is not an RSA key") && m.contains("EC"), "{m}");
+    }
+
+    #[test]
+    fn garbage_public_and_encrypted_are_refused() {
+        let m = invalid_message(parse_pem("hello world"));
+        assert!(m.contains("not a PEM key"), "{m}");
+        let m = invalid_message(parse_pem(&fixture("rsa_pkcs1.pub.pem")));
+        assert!(m.contains("not a private key"), "{m}");
+        let m = invalid_message(parse_pem(
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----",
+        ));
+        assert!(m.contains("encrypted"), "{m}");
+        let m = invalid_message(parse_pem(
+            "-----BEGIN RSA PRIVATE KEY-----\nAAAAAAAAAAAA\n-----END RSA PRIVATE KEY-----",
+        ));
+        assert!(m.contains("not a valid PKCS#1"), "{m}");
+        let m = invalid_message(parse_pem("-----BEGIN PRIVATE KEY-----\nAAAA"));
+        assert!(m.contains("no matching"), "{m}");
+    }
+
+    #[test]
+    fn errors_never_contain_key_material() {
+        let pem = fixture("rsa_pkcs1.pem");
+        let body_line = pem.lines().nth(1).expect("body line").to_string();
+        let damaged = pem.replacen(&body_line[..20], "!!!!!!!!!!!!!!!!!!!!", 1);
+        let m = invalid_message(parse_pem(&damaged));
+        assert!(!m.contains(&body_line[20..40]), "{m}");
+    }
+
+    #[test]
+    fn load_from_file_inline_missing_both() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let file = dir.join("rsa_pkcs1.pem");
+        load(&integration(file.to_str(), None)).expect("file");
+        load(&integration(None, Some(&fixture("rsa_pkcs8.pem")))).expect("inline");
+        assert!(matches!(
+            load(&integration(None, None)),
+            Err(KeyError::Missing)
+        ));
+        assert!(matches!(
+            load(&integration(file.to_str(), Some("x"))),
+            Err(KeyError::Both)
+        ));
+        let missing = dir.join("does-not-exist.pem");
+        let e = load(&integration(missing.to_str(), None)).expect_err("missing");
+        assert!(matches!(e, KeyError::Unreadable { .. }), "{e:?}");
+        assert!(e.to_string().contains("does-not-exist.pem"), "{e}");
+        let e = load(&integration(dir.to_str(), None)).expect_err("directory");
+        assert!(e.to_string().contains("directory"), "{e}");
+        let ec = dir.join("ec.pem");
+        let e = load(&integration(ec.to_str(), None)).expect_err("ec");
+        assert!(
+            e.to_string().contains("ec.pem") && e.to_string().contains("is not an RSA key"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn debug_output_is_redacted() {
+        let pem = fixture("rsa_pkcs1.pem");
+        let key = parse_pem(&pem).expect("pkcs1");
+        let dbg = format!("{key:?}");
+        assert!(dbg.contains("redacted"), "{dbg}");
+        let body_line = pem.lines().nth(1).expect("body line");
+        assert!(!dbg.contains(body_line), "{dbg}");
+        assert!(!dbg.contains("BEGIN"), "{dbg}");
+    }
 }

@@ -1,0 +1,352 @@
+//! Rules a deserialized configuration must satisfy; each failure names its key.
+
+use super::{Config, ConfigError, HumanDuration, IntegrationConfig, MonitorApi, Proxy, SinkConfig};
+use crate::auth::key::{self, KeyError};
+use crate::record::EventType;
+use std::collections::HashSet;
+use std::path::Path;
+
+type Check = Result<(), ConfigError>;
+
+struct Ctx<'a> {
+    file: &'a str,
+}
+
+impl Ctx<'_> {
+    fn fail(&self, key: impl Into<String>, message: impl Into<String>) -> Check {
+        Err(ConfigError {
+            file: self.file.to_string(),
+            key: key.into(),
+            message: message.into(),
+        })
+    }
+}
+
+pub(super) fn validate(cfg: &Config, file: &str) -> Check {
+    let c = Ctx { file };
+    if cfg.state_path.as_os_str().is_empty() {
+        c.fail("state_path", "must not be empty: set the SQLite state file, e.g. \"/var/lib/docusign-collector/state.db\"")?;
+    }
+    log_level(&c, &cfg.log.level)?;
+    if let Some(api) = &cfg.api {
+        if let Some(p) = &api.token_file {
+            non_empty_file(&c, "api.token_file", p)?;
+        }
+    }
+    let mut names = HashSet::new();
+    for (i, integ) in cfg.integrations.iter().enumerate() {
+        let k = format!("integrations[{i}]");
+        integration(&c, &k, integ)?;
+        if !names.insert(integ.name.as_str()) {
+            c.fail(
+                format!("{k}.name"),
+                format!("duplicate integration name {:?}: every integration needs its own name (it keys all state)", integ.name),
+            )?;
+        }
+    }
+    let mut sink_names = HashSet::new();
+    for (i, sink) in cfg.sinks.iter().enumerate() {
+        let k = format!("sinks[{i}]");
+        let name = match sink {
+            SinkConfig::Stdout(s) => s.name.as_deref(),
+            SinkConfig::File(s) => s.name.as_deref(),
+            SinkConfig::Http(s) => s.name.as_deref(),
+        };
+        if let Some(n) = name {
+            if n.trim().is_empty() {
+                c.fail(format!("{k}.name"), "must not be empty (or leave it out)")?;
+            }
+            if !sink_names.insert(n) {
+                c.fail(
+                    format!("{k}.name"),
+                    format!("duplicate sink name {n:?}: sink names must be unique"),
+                )?;
+            }
+        }
+        sink_rules(&c, &k, sink)?;
+    }
+    Ok(())
+}
+
+fn log_level(c: &Ctx, level: &str) -> Check {
+    const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
+    let hint = "write a level (trace, debug, info, warn, error, off) or directives like \"info,docusign_collector=debug\"";
+    if level.trim().is_empty() {
+        return c.fail("log.level", format!("must not be empty: {hint}"));
+    }
+    if let Err(e) = tracing_subscriber::EnvFilter::try_new(level) {
+        return c.fail(
+            "log.level",
+            format!("invalid filter {level:?} ({e}): {hint}"),
+        );
+    }
+    for d in level.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        if !d.contains('=')
+            && !d.contains("::")
+            && !d.contains('[')
+            && !LEVELS.contains(&d.to_ascii_lowercase().as_str())
+        {
+            return c.fail("log.level", format!("{d:?} is not a level: {hint}"));
+        }
+    }
+    Ok(())
+}
+
+fn integration(c: &Ctx, k: &str, i: &IntegrationConfig) -> Check {
+    let name_ok = !i.name.is_empty()
+        && i.name.len() <= 64
+        && i.name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if !name_ok {
+        c.fail(
+            format!("{k}.name"),
+            format!("invalid name {:?}: use 1 to 64 characters among a-z, 0-9, '_' and '-' (e.g. \"acme-prod\")", i.name),
+        )?;
+    }
+    if i.integration_key.trim().is_empty() {
+        c.fail(
+            format!("{k}.integration_key"),
+            "must not be empty: the integration key (client id) from Docusign Apps and Keys",
+        )?;
+    }
+    if i.user_id.trim().is_empty() {
+        c.fail(
+            format!("{k}.user_id"),
+            "must not be empty: the API user GUID to impersonate, from Docusign Apps and Keys",
+        )?;
+    }
+    if i.event_types.is_empty() {
+        c.fail(
+            format!("{k}.event_types"),
+            "must list at least one of \"customer_events\", \"audit_users\"",
+        )?;
+    }
+    let mut seen = HashSet::new();
+    for et in &i.event_types {
+        if !seen.insert(*et) {
+            c.fail(
+                format!("{k}.event_types"),
+                format!("{:?} is listed twice", et.as_str()),
+            )?;
+        }
+    }
+    let ce = &i.customer_events;
+    if !(1..=2000).contains(&ce.page_size) {
+        c.fail(
+            format!("{k}.customer_events.page_size"),
+            format!("{} is out of range: use 1..=2000", ce.page_size),
+        )?;
+    }
+    at_least_1s(c, &format!("{k}.customer_events.interval"), ce.interval)?;
+    let au = &i.audit_users;
+    if !(1..=250).contains(&au.page_size) {
+        c.fail(
+            format!("{k}.audit_users.page_size"),
+            format!("{} is out of range: use 1..=250", au.page_size),
+        )?;
+    }
+    if !(1..=32).contains(&au.enrich_concurrency) {
+        c.fail(
+            format!("{k}.audit_users.enrich_concurrency"),
+            format!("{} is out of range: use 1..=32", au.enrich_concurrency),
+        )?;
+    }
+    at_least_1s(c, &format!("{k}.audit_users.interval"), au.interval)?;
+    at_least_1s(c, &format!("{k}.http.timeout"), i.http.timeout)?;
+
+    if let Err(e) = key::load(i) {
+        let which = if i.private_key_file.is_some() {
+            "private_key_file"
+        } else {
+            "private_key"
+        };
+        let message = match e {
+            KeyError::Missing => {
+                "no private key: set private_key_file (a PEM file) or private_key (the PEM text)"
+                    .to_string()
+            }
+            KeyError::Both => "both private_key_file and private_key are set: keep one".to_string(),
+            other => other.to_string(),
+        };
+        c.fail(format!("{k}.{which}"), message)?;
+    }
+
+    let present = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+    if i.collects(EventType::AuditUsers) {
+        if !present(&i.account_id) {
+            c.fail(format!("{k}.account_id"), "is required when event_types includes \"audit_users\": the eSignature account GUID")?;
+        }
+        if !present(&i.organization_id) {
+            c.fail(format!("{k}.organization_id"), "is required when event_types includes \"audit_users\": the Docusign Admin organization GUID")?;
+        }
+    }
+    if i.customer_events.api == MonitorApi::V1
+        && i.collects(EventType::CustomerEvents)
+        && !present(&i.organization_id)
+    {
+        c.fail(
+            format!("{k}.organization_id"),
+            "is required when customer_events.api = \"v1\": the Docusign Admin organization GUID",
+        )?;
+    }
+    http_url(c, &format!("{k}.redirect_url"), &i.redirect_url)?;
+    for (name, v) in [
+        ("oauth", &i.endpoints.oauth),
+        ("monitor", &i.endpoints.monitor),
+        ("admin", &i.endpoints.admin),
+    ] {
+        if let Some(u) = v {
+            http_url(c, &format!("{k}.endpoints.{name}"), u)?;
+        }
+    }
+    proxy(c, &format!("{k}.http.proxy"), &i.http.proxy)?;
+    if let Some(p) = &i.http.ca_file {
+        ca_file(c, &format!("{k}.http.ca_file"), p)?;
+    }
+    Ok(())
+}
+
+fn sink_rules(c: &Ctx, k: &str, sink: &SinkConfig) -> Check {
+    match sink {
+        SinkConfig::Stdout(_) => Ok(()),
+        SinkConfig::File(f) => {
+            if f.path.as_os_str().is_empty() {
+                c.fail(format!("{k}.path"), "must not be empty: the JSONL file to write, e.g. \"/var/log/docusign-collector/events.jsonl\"")?;
+            }
+            if f.max_bytes < 1024 {
+                c.fail(
+                    format!("{k}.max_bytes"),
+                    format!("{} is too small: use at least 1024 (bytes)", f.max_bytes),
+                )?;
+            }
+            if f.max_files < 1 {
+                c.fail(format!("{k}.max_files"), "must be at least 1")?;
+            }
+            Ok(())
+        }
+        SinkConfig::Http(h) => {
+            http_url(c, &format!("{k}.url"), &h.url)?;
+            if h.batch_max_events < 1 {
+                c.fail(format!("{k}.batch_max_events"), "must be at least 1")?;
+            }
+            if h.batch_max_bytes < 1024 {
+                c.fail(
+                    format!("{k}.batch_max_bytes"),
+                    format!(
+                        "{} is too small: use at least 1024 (bytes)",
+                        h.batch_max_bytes
+                    ),
+                )?;
+            }
+            at_least_1s(c, &format!("{k}.timeout"), h.timeout)?;
+            if let Some(p) = &h.token_file {
+                non_empty_file(c, &format!("{k}.token_file"), p)?;
+            }
+            if let Some(p) = &h.ca_file {
+                ca_file(c, &format!("{k}.ca_file"), p)?;
+            }
+            proxy(c, &format!("{k}.proxy"), &h.proxy)?;
+            for (name, value) in &h.headers {
+                if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                    c.fail(
+                        format!("{k}.headers"),
+                        format!("{name:?} is not a valid HTTP header name"),
+                    )?;
+                }
+                if reqwest::header::HeaderValue::from_str(value).is_err() {
+                    c.fail(
+                        format!("{k}.headers.{name}"),
+                        "is not a valid HTTP header value (control characters?)",
+                    )?;
+                }
+            }
+            if let Some(p) = &h.dead_letter_path {
+                if p.as_os_str().is_empty() {
+                    c.fail(
+                        format!("{k}.dead_letter_path"),
+                        "must not be empty (or leave it out)",
+                    )?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn at_least_1s(c: &Ctx, key: &str, d: HumanDuration) -> Check {
+    if d.0.as_secs() < 1 {
+        return c.fail(
+            key,
+            format!(
+                "{} is too short: use at least 1s (e.g. \"60s\", \"5m\")",
+                humantime::format_duration(d.0)
+            ),
+        );
+    }
+    Ok(())
+}
+
+fn http_url(c: &Ctx, key: &str, value: &str) -> Check {
+    match url::Url::parse(value.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+        Ok(u) => c.fail(key, format!("{value:?} is not an http(s) URL (scheme {:?}): write it like \"https://host/path\"", u.scheme())),
+        Err(e) => c.fail(key, format!("{value:?} is not a valid absolute URL ({e}): write it like \"https://host/path\"")),
+    }
+}
+
+fn proxy(c: &Ctx, key: &str, p: &Proxy) -> Check {
+    if let Proxy::Url(u) = p {
+        if let Err(e) = url::Url::parse(u) {
+            return c.fail(
+                key,
+                format!(
+                    "{u:?} is not a valid proxy URL ({e}): write it like \"http://proxy:3128\""
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn read(c: &Ctx, key: &str, path: &Path) -> Result<Vec<u8>, ConfigError> {
+    if path.is_dir() {
+        c.fail(
+            key,
+            format!("{} is a directory, not a file", path.display()),
+        )?;
+    }
+    std::fs::read(path).map_err(|e| ConfigError {
+        file: c.file.to_string(),
+        key: key.to_string(),
+        message: format!("cannot read {}: {e}", path.display()),
+    })
+}
+
+fn non_empty_file(c: &Ctx, key: &str, path: &Path) -> Check {
+    let bytes = read(c, key, path)?;
+    if String::from_utf8_lossy(&bytes).trim().is_empty() {
+        c.fail(
+            key,
+            format!("{} is empty: put the token in it", path.display()),
+        )?;
+    }
+    Ok(())
+}
+
+fn ca_file(c: &Ctx, key: &str, path: &Path) -> Check {
+    let bytes = read(c, key, path)?;
+    let text = String::from_utf8_lossy(&bytes);
+    let ok = text.contains("-----BEGIN CERTIFICATE-----")
+        && reqwest::Certificate::from_pem_bundle(&bytes).is_ok_and(|v| !v.is_empty());
+    if !ok {
+        c.fail(
+            key,
+            format!(
+                "{} holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\")",
+                path.display()
+            ),
+        )?;
+    }
+    Ok(())
+}
