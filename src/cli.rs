@@ -13,8 +13,6 @@ use std::time::Duration;
 
 /// Exit code for an invalid configuration (EX_CONFIG).
 pub const EXIT_CONFIG: u8 = 78;
-/// How long `run` waits for streams to finish their pages after SIGTERM/SIGINT.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Parser)]
 #[command(name = "docusign-collector", version, about = "Collects Docusign audit events (Monitor customer events, Admin audit users) into your SIEM")]
@@ -299,16 +297,20 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
 }
 
 /// Run the scheduler (and the local API when configured) until `shutdown`, then give the
-/// streams up to [`SHUTDOWN_GRACE`] to finish their pages.
+/// streams up to `shutdown_timeout` to finish their pages.
 pub async fn run_daemon(collector: Arc<Collector>, cfg: &Config, shutdown: Shutdown) -> Result<ExitCode, String> {
     if let Some(api) = &cfg.api {
         crate::api::spawn(api, collector.clone(), shutdown.clone()).await?;
     }
     let sched = tokio::spawn(scheduler::run(collector, shutdown.clone()));
     shutdown.wait().await;
-    match tokio::time::timeout(SHUTDOWN_GRACE, sched).await {
+    let grace = cfg.shutdown_timeout.0;
+    match tokio::time::timeout(grace, sched).await {
         Ok(_) => tracing::info!("stopped"),
-        Err(_) => tracing::warn!("streams did not stop within {}s; exiting with cursors at the last accepted page", SHUTDOWN_GRACE.as_secs()),
+        Err(_) => tracing::warn!(
+            "streams did not stop within {}; exiting with cursors at the last accepted page",
+            humantime::format_duration(grace)
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }

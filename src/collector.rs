@@ -6,7 +6,7 @@
 //! memory); a crash at any point re-delivers at most the pages in flight and loses nothing.
 
 use crate::auth::{key, now_unix, AuthError, Authenticator};
-use crate::client::{build_http, ApiClient, ApiError};
+use crate::client::{build_http, ApiClient, ApiError, RetryPolicy};
 use crate::config::{Config, IntegrationConfig};
 use crate::metrics;
 use crate::ratelimit::{RateLimitSettings, RateLimiter};
@@ -114,8 +114,20 @@ impl Integration {
             tracing::warn!(integration = %config.name, "http.insecure = true: TLS certificates are NOT verified for this integration; do not use this in production");
         }
         let auth = Arc::new(Authenticator::new(&config, key, state, http.clone()));
-        let limiter = Arc::new(RateLimiter::new(&config.name, RateLimitSettings::default()));
-        let client = ApiClient::new(&config.name, http, auth.clone(), limiter.clone());
+        let rl = &config.rate_limit;
+        let settings = RateLimitSettings {
+            per_hour: rl.per_hour,
+            burst: rl.burst,
+            reserve: rl.reserve,
+            min_spacing: rl.min_spacing.0,
+        };
+        let limiter = Arc::new(RateLimiter::new(&config.name, settings));
+        let retry = RetryPolicy {
+            max_attempts: config.retry.max_attempts,
+            base: config.retry.initial.0,
+            max_delay: config.retry.max.0,
+        };
+        let client = ApiClient::new(&config.name, http, auth.clone(), limiter.clone()).with_retry(retry);
         let monitor = MonitorSource::new(client.clone(), &config);
         let admin = AdminUsersSource::new(client.clone(), &config);
         Ok(Integration { config, auth, client, monitor, admin, limiter })

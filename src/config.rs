@@ -34,9 +34,17 @@ pub struct Config {
     /// Empty means one stdout sink.
     #[serde(default)]
     pub sinks: Vec<SinkConfig>,
+    /// After SIGTERM/SIGINT, how long `run` waits for the pages in flight (a sink outage
+    /// can hold them) before it exits with the cursors at the last accepted page.
+    #[serde(default = "default_shutdown_timeout")]
+    pub shutdown_timeout: HumanDuration,
     /// The file this configuration was read from (not a TOML key).
     #[serde(skip)]
     pub source: Option<PathBuf>,
+}
+
+fn default_shutdown_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
 }
 
 fn default_state_path() -> PathBuf {
@@ -139,6 +147,84 @@ pub struct IntegrationConfig {
     pub endpoints: EndpointsConfig,
     #[serde(default)]
     pub http: HttpConfig,
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
+    #[serde(default)]
+    pub retry: RetryConfig,
+}
+
+/// This integration's share of the account's Docusign API budget (all its calls together).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Calls per hour (Docusign's default account budget is 3,000, shared by every app).
+    #[serde(default = "default_per_hour")]
+    pub per_hour: u32,
+    /// Calls that may go out back to back (Docusign's 30-second burst limit is 200 in the
+    /// developer environment, 500 in production).
+    #[serde(default = "default_burst")]
+    pub burst: u32,
+    /// Calls left to other apps: at `X-RateLimit-Remaining <= reserve` calls wait for the reset.
+    #[serde(default = "default_reserve")]
+    pub reserve: u32,
+    /// Minimum time between two calls to the same API ("0s" = none).
+    #[serde(default = "default_zero")]
+    pub min_spacing: HumanDuration,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            per_hour: default_per_hour(),
+            burst: default_burst(),
+            reserve: default_reserve(),
+            min_spacing: default_zero(),
+        }
+    }
+}
+
+fn default_per_hour() -> u32 {
+    1000
+}
+fn default_burst() -> u32 {
+    50
+}
+fn default_reserve() -> u32 {
+    100
+}
+fn default_zero() -> HumanDuration {
+    HumanDuration(Duration::ZERO)
+}
+
+/// Retries of one Docusign request (5xx, 408, 429, timeouts, cut-off or malformed answers).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryConfig {
+    /// Attempts per request, the first included; then the cycle fails and the next resumes.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// Backoff before the second attempt (full jitter, doubling each time).
+    #[serde(default = "default_retry_initial")]
+    pub initial: HumanDuration,
+    /// Longest backoff.
+    #[serde(default = "default_retry_max")]
+    pub max: HumanDuration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig { max_attempts: default_max_attempts(), initial: default_retry_initial(), max: default_retry_max() }
+    }
+}
+
+fn default_max_attempts() -> u32 {
+    5
+}
+fn default_retry_initial() -> HumanDuration {
+    HumanDuration(Duration::from_millis(500))
+}
+fn default_retry_max() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
 }
 
 fn default_redirect_url() -> String {
@@ -427,6 +513,16 @@ pub struct HttpSinkConfig {
     /// Where a batch the receiver rejects (4xx other than 408/429) is written.
     #[serde(default)]
     pub dead_letter_path: Option<PathBuf>,
+    /// First backoff after a failed post (full jitter, doubling each time; retried until accepted).
+    #[serde(default = "default_sink_retry_initial")]
+    pub retry_initial: HumanDuration,
+    /// Longest backoff between posts.
+    #[serde(default = "default_retry_max")]
+    pub retry_max: HumanDuration,
+}
+
+fn default_sink_retry_initial() -> HumanDuration {
+    HumanDuration(Duration::from_millis(250))
 }
 
 fn default_batch_max_events() -> usize {

@@ -18,9 +18,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Backoff between attempts: full jitter up to min(max, base · 2^attempt).
-const BACKOFF_BASE: Duration = Duration::from_millis(250);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 pub struct HttpSink {
     name: String,
@@ -34,7 +31,9 @@ pub struct HttpSink {
     host: String,
     dead_letter: Option<PathBuf>,
     client: reqwest::Client,
+    /// Backoff between attempts: full jitter up to min(max, base · 2^attempt).
     backoff_base: Duration,
+    backoff_max: Duration,
 }
 
 impl std::fmt::Debug for HttpSink {
@@ -106,14 +105,9 @@ impl HttpSink {
             host: cfg.host.clone().unwrap_or_else(local_host_name),
             dead_letter: cfg.dead_letter_path.clone(),
             client,
-            backoff_base: BACKOFF_BASE,
+            backoff_base: cfg.retry_initial.0,
+            backoff_max: cfg.retry_max.0.max(cfg.retry_initial.0),
         })
-    }
-
-    /// Shorten the backoff (tests).
-    pub fn with_backoff_base(mut self, base: Duration) -> Self {
-        self.backoff_base = base;
-        self
     }
 
     fn content_type(&self) -> &'static str {
@@ -189,7 +183,7 @@ impl HttpSink {
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        let cap = self.backoff_base.saturating_mul(1u32 << attempt.min(16)).min(BACKOFF_MAX);
+        let cap = self.backoff_base.saturating_mul(1u32 << attempt.min(16)).min(self.backoff_max);
         Duration::from_millis(rand::thread_rng().gen_range(0..=cap.as_millis() as u64))
     }
 
@@ -320,6 +314,8 @@ mod tests {
             ca_file: None,
             host: Some("h1".into()),
             dead_letter_path: None,
+            retry_initial: HumanDuration(Duration::from_millis(10)),
+            retry_max: HumanDuration(Duration::from_millis(100)),
         }
     }
 

@@ -2,6 +2,8 @@
 //! as a child process, a temporary directory for its configuration, key, state and output.
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use docusign_collector::sim::{SimClient, SimConfig, SimHandle};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -40,8 +42,12 @@ pub struct Env {
     pub integration_extra: String,
     /// Extra TOML for `[integrations.customer_events]`.
     pub customer_events: String,
+    /// Extra TOML for `[integrations.audit_users]`.
+    pub audit_users: String,
     /// Extra top-level TOML (e.g. more sinks).
     pub extra: String,
+    /// Whether the configuration has the file sink at `events_path()`.
+    pub file_sink: bool,
 }
 
 impl Env {
@@ -55,7 +61,9 @@ impl Env {
             sim_config,
             integration_extra: String::new(),
             customer_events: "page_size = 2000\nstart_from = \"30d\"\n".into(),
+            audit_users: "start_from = \"3650d\"\n".into(),
             extra: String::new(),
+            file_sink: true,
         }
     }
 
@@ -94,14 +102,16 @@ organization_id = "{org}"
 interval = "1s"
 {ce}
 
+[integrations.audit_users]
+interval = "1s"
+{au}
+
 [integrations.endpoints]
 oauth = "{base}"
 monitor = "{base}"
 admin = "{admin}"
 
-[[sinks]]
-type = "file"
-path = "{events}"
+{file_sink}
 
 {extra}
 "#,
@@ -113,8 +123,13 @@ path = "{events}"
             org = self.sim_config.organization_id,
             integration_extra = self.integration_extra,
             ce = self.customer_events,
+            au = self.audit_users,
             admin = self.sim.admin_url(),
-            events = self.events_path().display(),
+            file_sink = if self.file_sink {
+                format!("[[sinks]]\ntype = \"file\"\npath = \"{}\"\n", self.events_path().display())
+            } else {
+                String::new()
+            },
             extra = self.extra,
         );
         let path = self.path("config.toml");

@@ -1,0 +1,105 @@
+//! Audit users end to end: Admin users, eSignature enrichment, boundary handling; and the v1
+//! Monitor endpoint.
+
+mod common;
+
+use common::*;
+use docusign_collector::sim::{Faults, SimConfig};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::time::Duration;
+
+fn users_env_config(users: usize, unknown: usize) -> SimConfig {
+    SimConfig { users, esign_unknown_users: unknown, ..sim_config(0) }
+}
+
+fn user_ids(events: &[Value]) -> Vec<String> {
+    events.iter().map(|e| e["id"].as_str().unwrap_or_else(|| panic!("no id: {e}")).to_string()).collect()
+}
+
+async fn audit_env(cfg: SimConfig, au: &str) -> Env {
+    let mut env = Env::start(cfg).await;
+    env.integration_extra = "event_types = [\"audit_users\"]".into();
+    env.audit_users = format!("start_from = \"3650d\"\n{au}");
+    env
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_user_once_then_only_the_changed_ones() {
+    let env = audit_env(users_env_config(2_600, 0), "page_size = 250").await;
+    assert_success(&env.run(&["once"], &[]).await);
+    let events = env.events();
+    assert_eq!(events.len(), 2_600);
+    assert_eq!(duplicates(&user_ids(&events)), 0);
+    assert_eq!(env.sim.stats().requests_of("admin_users"), 11, "2,600 users in 11 pages of 250");
+    for e in &events {
+        assert_eq!(e["source_log_type"], "auditusers");
+        assert_eq!(e["_integration"], "acme");
+        assert!(e["esignature"]["userSettings"]["modifiedDate"].is_string(), "{e}");
+        let t = e["_time"].as_str().unwrap();
+        assert!(t.len() == 20 && t.ends_with('Z'));
+    }
+
+    // 30 users change: the next cycle (a new process) emits those 30 and no others.
+    let changed: HashSet<String> = env.sim.modify_users(30).into_iter().collect();
+    assert_success(&env.run(&["once"], &[]).await);
+    let events = env.events();
+    let new: HashSet<String> = user_ids(&events[2_600..]).into_iter().collect();
+    assert_eq!(events.len(), 2_630, "exactly the changed users");
+    assert_eq!(new, changed);
+
+    // An idle cycle emits nothing.
+    assert_success(&env.run(&["once"], &[]).await);
+    assert_eq!(env.events().len(), 2_630);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_unknown_to_esignature_is_still_emitted() {
+    let env = audit_env(users_env_config(60, 5), "page_size = 50").await;
+    assert_success(&env.run(&["once"], &[]).await);
+    let events = env.events();
+    assert_eq!(events.len(), 60);
+    let unknown: HashSet<String> = env.sim.esign_unknown_user_ids().into_iter().collect();
+    assert_eq!(unknown.len(), 5);
+    for e in &events {
+        let id = e["id"].as_str().unwrap();
+        assert_eq!(e.get("esignature").is_none(), unknown.contains(id), "{e}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrichment_never_exceeds_its_concurrency() {
+    let env = audit_env(users_env_config(120, 0), "page_size = 100\nenrich_concurrency = 3").await;
+    env.sim.set_faults(Faults { delay: Duration::from_millis(20), ..Faults::default() });
+    assert_success(&env.run(&["once"], &[]).await);
+    let stats = env.sim.stats();
+    assert_eq!(env.events().len(), 120);
+    assert_eq!(stats.esign_requests, 120, "one eSignature call per user");
+    assert!(stats.esign_max_in_flight <= 3, "{} in flight", stats.esign_max_in_flight);
+    assert!(stats.esign_max_in_flight >= 2, "requests did overlap");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrich_false_makes_no_esignature_call() {
+    let env = audit_env(users_env_config(300, 0), "page_size = 250\nenrich = false").await;
+    assert_success(&env.run(&["once"], &[]).await);
+    assert_eq!(env.events().len(), 300);
+    assert_eq!(env.sim.stats().esign_requests, 0);
+    assert!(env.events().iter().all(|e| e.get("esignature").is_none()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_v1_monitor_endpoint_collects_the_same_events_as_lens() {
+    let mut env = Env::start(sim_config(3_000)).await;
+    assert_success(&env.run(&["once"], &[]).await);
+    let lens: HashSet<String> = event_ids(&env.events()).into_iter().collect();
+    std::fs::remove_file(env.events_path()).unwrap();
+    std::fs::remove_file(env.state_path()).unwrap();
+    env.customer_events.push_str("api = \"v1\"\n");
+    assert_success(&env.run(&["once"], &[]).await);
+    let v1_events = env.events();
+    let v1: HashSet<String> = event_ids(&v1_events).into_iter().collect();
+    assert_eq!(v1_events.len(), 3_000);
+    assert_eq!(lens, v1);
+    assert!(env.sim.stats().requests_of("monitor_v1") >= 2);
+}

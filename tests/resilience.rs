@@ -1,0 +1,87 @@
+//! Rate limits, faults and token trouble against the simulator's knobs.
+
+mod common;
+
+use common::*;
+use docusign_collector::sim::{Faults, RateLimit};
+use std::collections::HashSet;
+use std::time::Duration;
+
+fn fast_retries(env: &mut Env) {
+    env.extra.push_str("");
+    env.integration_extra.push_str("\n[integrations.retry]\nmax_attempts = 8\ninitial = \"10ms\"\nmax = \"200ms\"\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_behind_a_tight_limit_is_collected_without_429s() {
+    let mut env = Env::start(sim_config(30_000)).await;
+    env.integration_extra = "\n[integrations.rate_limit]\nreserve = 0\n".into();
+    env.sim.set_rate_limit(Some(RateLimit {
+        limit: 4,
+        window: Duration::from_secs(6),
+        burst_limit: 100,
+        burst_window: Duration::from_secs(30),
+    }));
+    assert_success(&env.run(&["once"], &[]).await);
+    let ids = event_ids(&env.events());
+    assert_eq!(ids.len(), 30_000);
+    assert_eq!(duplicates(&ids), 0);
+    assert_eq!(env.sim.stats().rate_limited, 0, "the headers were obeyed: no 429");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifteen_percent_failing_answers_still_deliver_every_event_exactly_once() {
+    let mut env = Env::start(sim_config(10_000)).await;
+    env.customer_events = "page_size = 500\nstart_from = \"30d\"\n".into();
+    fast_retries(&mut env);
+    env.sim.set_faults(Faults {
+        error_rate: 0.10,
+        error_statuses: vec![500, 502, 503],
+        truncate_rate: 0.05,
+        ..Faults::default()
+    });
+    assert_success(&env.run(&["once"], &[]).await);
+    let ids = event_ids(&env.events());
+    assert_eq!(ids.len(), 10_000);
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 10_000);
+    let stats = env.sim.stats();
+    assert!(stats.faults_injected + stats.truncated > 0, "faults were injected");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_tokens_cost_one_new_grant_and_collection_continues() {
+    let env = Env::start(sim_config(1_000)).await;
+    assert_success(&env.run(&["once"], &[]).await);
+    assert_eq!(env.sim.stats().token_grants, 1);
+    env.sim.revoke_tokens();
+    env.sim.append_events(500);
+    assert_success(&env.run(&["once"], &[]).await);
+    assert_eq!(env.sim.stats().token_grants, 2);
+    assert_eq!(env.events().len(), 1_500);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_400_is_not_retried_and_names_the_trace_token() {
+    let env = Env::start(sim_config(100)).await;
+    env.sim.fail_next(1, 400);
+    let out = env.run(&["once"], &[]).await;
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("HTTP 400") && err.contains("X-DocuSign-TraceToken"), "{err}");
+    assert!(err.contains("monitor"), "{err}");
+    assert_eq!(env.sim.stats().requests_of("monitor"), 1, "not retried");
+    // The next cycle resumes and collects everything.
+    assert_success(&env.run(&["once"], &[]).await);
+    assert_eq!(env.events().len(), 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_slower_than_the_timeout_is_retried() {
+    let mut env = Env::start(sim_config(100)).await;
+    fast_retries(&mut env);
+    env.integration_extra.push_str("\n[integrations.http]\ntimeout = \"1s\"\n");
+    env.sim.delay_next(1, Duration::from_secs(3));
+    assert_success(&env.run(&["once"], &[]).await);
+    assert_eq!(env.events().len(), 100);
+    assert!(env.sim.stats().requests_of("monitor") >= 2, "the slow answer was retried");
+}
