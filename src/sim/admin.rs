@@ -64,9 +64,11 @@ pub(crate) fn users(sim: &Sim, ctx: &Ctx, org: &str) -> Resp {
             }
             match parse_since(s) {
                 Some(t) => Some(t),
-                None => return bad_request(&format!(
+                None => {
+                    return bad_request(&format!(
                     "'last_modified_since' must be YYYY-MM-DDTHH:MM:SSZ or YYYY-MM-DD; got '{s}'."
-                )),
+                ))
+                }
             }
         }
     };
