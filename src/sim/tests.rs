@@ -32,7 +32,7 @@ pub(super) async fn start(cfg: SimConfig) -> SimHandle {
 
 pub(super) async fn start_default() -> SimHandle {
     start(SimConfig {
-        clients: vec![client(&ALL_SCOPES.to_vec())],
+        clients: vec![client(ALL_SCOPES)],
         ..SimConfig::default()
     })
     .await
@@ -295,7 +295,7 @@ async fn userinfo_lists_several_accounts() {
 #[tokio::test]
 async fn tokens_expire_and_can_be_revoked() {
     let sim = start(SimConfig {
-        clients: vec![client(&ALL_SCOPES.to_vec())],
+        clients: vec![client(ALL_SCOPES)],
         token_lifetime: Duration::from_secs(1),
         ..SimConfig::default()
     })
