@@ -154,10 +154,10 @@ pub(crate) fn esign_user(sim: &Sim, ctx: &Ctx, account: &str, user_id: &str) -> 
             &format!("Invalid account ID '{account}'."),
         );
     }
-    let user = sim
-        .sorted_users()
-        .into_iter()
-        .find(|u| u.id.eq_ignore_ascii_case(user_id));
+    let user = super::core::lock(&sim.users)
+        .iter()
+        .find(|u| u.id.eq_ignore_ascii_case(user_id))
+        .cloned();
     let Some(u) = user.filter(|u| sim.esign_knows(u.index)) else {
         return not_found();
     };

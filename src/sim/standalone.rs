@@ -200,3 +200,34 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+#[cfg(test)]
+mod run_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn standalone_writes_key_and_serves() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let key_out = dir.path().join("sim.pem");
+        let opts = StandaloneOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            backlog_events: 10,
+            users: 3,
+            live_events_per_sec: 0.0,
+            key_out: key_out.clone(),
+            ..StandaloneOptions::default()
+        };
+        let task = tokio::spawn(run_standalone(opts));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::fs::metadata(&key_out).map(|m| m.len()).unwrap_or(0) == 0
+            && std::time::Instant::now() < deadline
+            && !task.is_finished()
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let pem = std::fs::read_to_string(&key_out).unwrap_or_default();
+        assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+        assert!(!task.is_finished(), "the simulator should keep running");
+        task.abort();
+    }
+}

@@ -508,3 +508,91 @@ async fn faults_truncate_fail_and_delay() {
     assert_eq!(stats.truncated, 1);
     assert_eq!(stats.status_count(503), 2);
 }
+
+#[tokio::test]
+async fn control_endpoints_drive_the_knobs() {
+    let sim = sim_with(0, 5).await;
+    let http = reqwest::Client::new();
+    let base = sim.base_url();
+    let post = |p: &str| http.post(format!("{base}/_sim/{p}")).send();
+    let (status, v) = json_of(post("events?n=7").await.expect("events")).await;
+    assert_eq!((status, v["count"].clone()), (200, Value::from(7)));
+    assert_eq!(sim.event_count(), 7);
+    let (_, v) = json_of(post("users/add?n=2").await.expect("add")).await;
+    assert_eq!(v["ids"].as_array().map(Vec::len), Some(2));
+    assert_eq!(sim.user_count(), 7);
+    let (_, v) = json_of(post("users/modify?n=3").await.expect("modify")).await;
+    assert_eq!(v["ids"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        post("fail_next?n=1&status=500")
+            .await
+            .expect("fail")
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        post("faults?error_rate=2")
+            .await
+            .expect("faults")
+            .status()
+            .as_u16(),
+        400
+    );
+    let t = token(&sim, "signature impersonation").await;
+    assert_eq!(
+        get(&sim, "/api/v2.0/datasets/monitor/stream", &t)
+            .await
+            .status()
+            .as_u16(),
+        500
+    );
+    assert_eq!(
+        post("rate_limit?limit=1&window_secs=3600")
+            .await
+            .expect("rl")
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        get(&sim, "/api/v2.0/datasets/monitor/stream", &t)
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        get(&sim, "/api/v2.0/datasets/monitor/stream", &t)
+            .await
+            .status()
+            .as_u16(),
+        429
+    );
+    assert_eq!(post("revoke").await.expect("revoke").status().as_u16(), 200);
+    let (_, v) = json_of(
+        http.get(format!("{base}/_sim/stats"))
+            .send()
+            .await
+            .expect("stats"),
+    )
+    .await;
+    assert_eq!(v["token_grants"], 1);
+    assert_eq!(v["rate_limited"], 1);
+    assert_eq!(v["statuses"]["500"], 1);
+}
+
+#[tokio::test]
+async fn live_events_are_appended_in_the_background() {
+    let sim = start(SimConfig {
+        clients: vec![client(ALL_SCOPES)],
+        live_events_per_sec: 100.0,
+        ..SimConfig::default()
+    })
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while sim.event_count() < 5 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sim.event_count() >= 5, "{}", sim.event_count());
+}
