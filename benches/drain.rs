@@ -49,13 +49,28 @@ async fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect::<Vec<_>>();
-    let sizes = if sizes.is_empty() { vec![50_000, 200_000] } else { sizes };
-    println!("{:>10} {:>9} {:>12} {:>14}", "events", "seconds", "events/s", "peak RSS MiB");
+    let sizes = if sizes.is_empty() {
+        vec![50_000, 200_000]
+    } else {
+        sizes
+    };
+    println!(
+        "{:>10} {:>9} {:>12} {:>14}",
+        "events", "seconds", "events/s", "peak RSS MiB"
+    );
     for n in sizes {
         let env = Env::start(sim_config(n)).await;
         let (secs, peak_kib) = drain(&env).await;
-        let lines = std::fs::read_to_string(env.events_path()).map(|t| t.lines().count()).unwrap_or(0);
+        let lines = std::fs::read_to_string(env.events_path())
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
         assert_eq!(lines, n, "every event delivered");
-        println!("{:>10} {:>9.2} {:>12.0} {:>14.1}", n, secs, n as f64 / secs, peak_kib as f64 / 1024.0);
+        println!(
+            "{:>10} {:>9.2} {:>12.0} {:>14.1}",
+            n,
+            secs,
+            n as f64 / secs,
+            peak_kib as f64 / 1024.0
+        );
     }
 }

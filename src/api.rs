@@ -21,7 +21,11 @@ struct Ctx {
 }
 
 /// Bind `cfg.listen` and serve until `shutdown`.
-pub async fn spawn(cfg: &ApiConfig, collector: Arc<Collector>, shutdown: Shutdown) -> Result<(), String> {
+pub async fn spawn(
+    cfg: &ApiConfig,
+    collector: Arc<Collector>,
+    shutdown: Shutdown,
+) -> Result<(), String> {
     let token = match &cfg.token_file {
         Some(p) => Some(Secret::new(
             std::fs::read_to_string(p)
@@ -37,7 +41,9 @@ pub async fn spawn(cfg: &ApiConfig, collector: Arc<Collector>, shutdown: Shutdow
     tracing::info!(listen = %cfg.listen, "local API listening");
     let app = router(Ctx { collector, token });
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.wait().await }).await;
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.wait().await })
+            .await;
     });
     Ok(())
 }
@@ -64,17 +70,31 @@ fn authorized(ctx: &Ctx, headers: &HeaderMap) -> bool {
 }
 
 fn unauthorized() -> Response {
-    (StatusCode::UNAUTHORIZED, Json(json!({"error": "missing or wrong bearer token"}))).into_response()
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({"error": "missing or wrong bearer token"})),
+    )
+        .into_response()
 }
 
 async fn readyz(State(ctx): State<Ctx>) -> Response {
     let streams = match ctx.collector.state.streams(None) {
         Ok(s) => s,
-        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ready": false, "error": e.to_string()}))).into_response(),
+        Err(e) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"ready": false, "error": e.to_string()})),
+            )
+                .into_response()
+        }
     };
     let failing: Vec<Value> = streams
         .iter()
-        .filter(|s| ctx.collector.integration(&s.integration).is_some_and(|i| i.config.is_active()))
+        .filter(|s| {
+            ctx.collector
+                .integration(&s.integration)
+                .is_some_and(|i| i.config.is_active())
+        })
         .filter_map(|s| {
             let err = s.last_run.as_ref()?.error.as_ref()?;
             Some(json!({"integration": s.integration, "event_type": s.event_type, "error": err}))
@@ -83,7 +103,11 @@ async fn readyz(State(ctx): State<Ctx>) -> Response {
     if failing.is_empty() {
         (StatusCode::OK, Json(json!({"ready": true}))).into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ready": false, "failing": failing}))).into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ready": false, "failing": failing})),
+        )
+            .into_response()
     }
 }
 
@@ -97,7 +121,11 @@ async fn metrics() -> Response {
 
 fn describe(ctx: &Ctx, i: &crate::collector::Integration) -> Value {
     let c = &i.config;
-    let streams = ctx.collector.state.streams(Some(&c.name)).unwrap_or_default();
+    let streams = ctx
+        .collector
+        .state
+        .streams(Some(&c.name))
+        .unwrap_or_default();
     let expiry = ctx.collector.state.token_expiry(&c.name).ok().flatten();
     json!({
         "id": c.name,
@@ -120,7 +148,12 @@ async fn list(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
     if !authorized(&ctx, &headers) {
         return unauthorized();
     }
-    let all: Vec<Value> = ctx.collector.integrations.iter().map(|i| describe(&ctx, i)).collect();
+    let all: Vec<Value> = ctx
+        .collector
+        .integrations
+        .iter()
+        .map(|i| describe(&ctx, i))
+        .collect();
     Json(all).into_response()
 }
 
@@ -130,6 +163,10 @@ async fn one(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>)
     }
     match ctx.collector.integration(&id) {
         Some(i) => Json(describe(&ctx, i)).into_response(),
-        None => (StatusCode::NOT_FOUND, Json(json!({"error": format!("no integration {id:?}")}))).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no integration {id:?}")})),
+        )
+            .into_response(),
     }
 }

@@ -15,7 +15,11 @@ use std::time::Duration;
 pub const EXIT_CONFIG: u8 = 78;
 
 #[derive(Debug, Parser)]
-#[command(name = "docusign-collector", version, about = "Collects Docusign audit events (Monitor customer events, Admin audit users) into your SIEM")]
+#[command(
+    name = "docusign-collector",
+    version,
+    about = "Collects Docusign audit events (Monitor customer events, Admin audit users) into your SIEM"
+)]
 pub struct Cli {
     /// Configuration file (default: $DOCUSIGN_COLLECTOR_CONFIG, else /etc/docusign-collector/config.toml)
     #[arg(long, global = true)]
@@ -97,8 +101,22 @@ pub struct SimulateArgs {
     pub live_rate: f64,
 }
 
+impl From<SimulateArgs> for crate::sim::StandaloneOptions {
+    fn from(a: SimulateArgs) -> Self {
+        crate::sim::StandaloneOptions {
+            listen: a.listen,
+            backlog_events: a.events,
+            users: a.users,
+            live_events_per_sec: a.live_rate,
+            key_out: a.key_out,
+            ..crate::sim::StandaloneOptions::default()
+        }
+    }
+}
+
 fn parse_event_type(s: &str) -> Result<EventType, String> {
-    EventType::parse(s).ok_or_else(|| format!("unknown event type {s:?}: use customer-events or audit-users"))
+    EventType::parse(s)
+        .ok_or_else(|| format!("unknown event type {s:?}: use customer-events or audit-users"))
 }
 
 /// A command's failure: its message and exit code.
@@ -109,10 +127,16 @@ struct Failure {
 
 impl Failure {
     fn config(message: impl std::fmt::Display) -> Self {
-        Failure { code: EXIT_CONFIG, message: format!("invalid configuration: {message}") }
+        Failure {
+            code: EXIT_CONFIG,
+            message: format!("invalid configuration: {message}"),
+        }
     }
     fn runtime(message: impl std::fmt::Display) -> Self {
-        Failure { code: 1, message: message.to_string() }
+        Failure {
+            code: 1,
+            message: message.to_string(),
+        }
     }
 }
 
@@ -127,7 +151,10 @@ impl From<CycleError> for Failure {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
@@ -148,7 +175,9 @@ pub fn main() -> ExitCode {
 pub fn init_logging(level: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -166,18 +195,28 @@ fn open_state(cfg: &Config) -> Result<State, Failure> {
     State::open(&cfg.state_path).map_err(Failure::runtime)
 }
 
-fn build_collector(cfg: &Config, state: State, with_sinks: bool) -> Result<Arc<Collector>, Failure> {
-    let sinks = if with_sinks { sinks::build(&cfg.sinks).map_err(Failure::config)? } else { Vec::new() };
+fn build_collector(
+    cfg: &Config,
+    state: State,
+    with_sinks: bool,
+) -> Result<Arc<Collector>, Failure> {
+    let sinks = if with_sinks {
+        sinks::build(&cfg.sinks).map_err(Failure::config)?
+    } else {
+        Vec::new()
+    };
     Ok(Arc::new(Collector::new(cfg, state, sinks)?))
 }
 
 /// The integrations a command applies to: the named one (which must exist), else all.
-fn select<'a>(collector: &'a Collector, name: Option<&str>) -> Result<Vec<&'a Arc<crate::collector::Integration>>, Failure> {
+fn select<'a>(
+    collector: &'a Collector,
+    name: Option<&str>,
+) -> Result<Vec<&'a Arc<crate::collector::Integration>>, Failure> {
     match name {
-        Some(n) => collector
-            .integration(n)
-            .map(|i| vec![i])
-            .ok_or_else(|| Failure::runtime(format!("no integration named {n:?} in the configuration"))),
+        Some(n) => collector.integration(n).map(|i| vec![i]).ok_or_else(|| {
+            Failure::runtime(format!("no integration named {n:?} in the configuration"))
+        }),
         None => Ok(collector.integrations.iter().collect()),
     }
 }
@@ -232,16 +271,27 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             let cfg = load_config(&cli)?;
             let state = open_state(&cfg)?;
             let collector = build_collector(&cfg, state, true)?;
-            run_daemon(collector, &cfg, signal_shutdown()).await.map_err(Failure::runtime)
+            run_daemon(collector, &cfg, signal_shutdown())
+                .await
+                .map_err(Failure::runtime)
         }
         Command::Once => {
             let cfg = load_config(&cli)?;
             let state = open_state(&cfg)?;
             let collector = build_collector(&cfg, state, true)?;
             let ok = scheduler::once(collector, signal_shutdown()).await;
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
-        Command::GetEvents { integration, event_type, limit, from } => {
+        Command::GetEvents {
+            integration,
+            event_type,
+            limit,
+            from,
+        } => {
             let cfg = load_config(&cli)?;
             let state = open_state(&cfg)?;
             let collector = build_collector(&cfg, state, false)?;
@@ -250,7 +300,11 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::ConsentUrl { integration } => {
             let cfg = load_config(&cli)?;
-            let collector = build_collector(&cfg, State::open_in_memory().map_err(Failure::runtime)?, false)?;
+            let collector = build_collector(
+                &cfg,
+                State::open_in_memory().map_err(Failure::runtime)?,
+                false,
+            )?;
             let selected = select(&collector, integration.as_deref())?;
             for i in &selected {
                 if selected.len() == 1 {
@@ -267,7 +321,15 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             let collector = build_collector(&cfg, state, false)?;
             for i in select(&collector, integration.as_deref())? {
                 let had = i.auth.reset().await.map_err(Failure::runtime)?;
-                println!("{}: {}", i.name(), if had { "cached token forgotten" } else { "no cached token" });
+                println!(
+                    "{}: {}",
+                    i.name(),
+                    if had {
+                        "cached token forgotten"
+                    } else {
+                        "no cached token"
+                    }
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -279,18 +341,25 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             for i in select(&collector, integration.as_deref())? {
                 ok &= crate::diagnose::test_integration(i).await;
             }
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::State { integration, json } => {
             let cfg = load_config(&cli)?;
             let state = open_state(&cfg)?;
-            crate::diagnose::print_state(&cfg, &state, integration.as_deref(), *json).map_err(Failure::runtime)?;
+            crate::diagnose::print_state(&cfg, &state, integration.as_deref(), *json)
+                .map_err(Failure::runtime)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { duration } => crate::demo::run(*duration).await.map_err(|e| Failure::runtime(e)),
+        Command::Demo { duration } => crate::demo::run(*duration).await.map_err(Failure::runtime),
         Command::Simulate(args) => {
             init_logging("info", LogFormat::Text);
-            crate::sim::run_standalone(crate::sim::StandaloneOptions::from(args.clone())).await.map_err(|e| Failure::runtime(format!("simulator: {e}")))?;
+            crate::sim::run_standalone(crate::sim::StandaloneOptions::from(args.clone()))
+                .await
+                .map_err(|e| Failure::runtime(format!("simulator: {e}")))?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -298,7 +367,11 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
 
 /// Run the scheduler (and the local API when configured) until `shutdown`, then give the
 /// streams up to `shutdown_timeout` to finish their pages.
-pub async fn run_daemon(collector: Arc<Collector>, cfg: &Config, shutdown: Shutdown) -> Result<ExitCode, String> {
+pub async fn run_daemon(
+    collector: Arc<Collector>,
+    cfg: &Config,
+    shutdown: Shutdown,
+) -> Result<ExitCode, String> {
     if let Some(api) = &cfg.api {
         crate::api::spawn(api, collector.clone(), shutdown.clone()).await?;
     }
@@ -330,7 +403,9 @@ async fn get_events(
             } else if let Ok(t) = chrono::DateTime::parse_from_rfc3339(f) {
                 crate::record::format_time(t.timestamp())
             } else {
-                return Err(Failure::runtime(format!("--from {f:?}: write a lookback (\"1h\") or an RFC 3339 time")));
+                return Err(Failure::runtime(format!(
+                    "--from {f:?}: write a lookback (\"1h\") or an RFC 3339 time"
+                )));
             }
         }
         None => crate::record::format_time(match et {
@@ -345,14 +420,23 @@ async fn get_events(
     let mut printed = 0usize;
     let stdout = std::io::stdout();
     while printed < limit {
-        let page_size = integ.config.customer_events.page_size.min((limit - printed).max(1) as u32);
-        let page = integ.monitor.fetch_page(&cursor, page_size).await.map_err(Failure::runtime)?;
+        let page_size = integ
+            .config
+            .customer_events
+            .page_size
+            .min((limit - printed).max(1) as u32);
+        let page = integ
+            .monitor
+            .fetch_page(&cursor, page_size)
+            .await
+            .map_err(Failure::runtime)?;
         let mut out = stdout.lock();
         for r in page.records.iter().take(limit - printed) {
             writeln!(out, "{}", r.json).map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
             printed += 1;
         }
-        out.flush().map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
+        out.flush()
+            .map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
         if page.caught_up() {
             break;
         }
@@ -362,18 +446,29 @@ async fn get_events(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn get_audit_users(integ: &crate::collector::Integration, limit: usize, since: &str) -> Result<ExitCode, Failure> {
+async fn get_audit_users(
+    integ: &crate::collector::Integration,
+    limit: usize,
+    since: &str,
+) -> Result<ExitCode, Failure> {
     use std::io::Write;
     let since = crate::record::parse_timestamp(since).unwrap_or(0);
     let admin = &integ.admin;
     let state = State::open_in_memory().map_err(Failure::runtime)?;
-    let base = if admin.enrich() { admin.base_uri(&state).await.map_err(Failure::runtime)? } else { String::new() };
+    let base = if admin.enrich() {
+        admin.base_uri(&state).await.map_err(Failure::runtime)?
+    } else {
+        String::new()
+    };
     let mut url = Some(admin.first_url(since));
     let mut printed = 0usize;
     while let (Some(u), true) = (url.take(), printed < limit) {
         let page = admin.fetch_page(&u).await.map_err(Failure::runtime)?;
         let users: Vec<_> = page.users.into_iter().take(limit - printed).collect();
-        let users = admin.enrich_users(&base, users).await.map_err(Failure::runtime)?;
+        let users = admin
+            .enrich_users(&base, users)
+            .await
+            .map_err(Failure::runtime)?;
         let now = crate::auth::now_unix();
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
@@ -382,7 +477,8 @@ async fn get_audit_users(integ: &crate::collector::Integration, limit: usize, si
             writeln!(out, "{}", r.json).map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
             printed += 1;
         }
-        out.flush().map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
+        out.flush()
+            .map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
         url = page.next;
     }
     tracing::info!(events = printed, "get-events done (no cursor saved)");

@@ -48,10 +48,21 @@ pub enum ApiError {
         message: Option<String>,
         trace: Option<String>,
     },
-    #[error("integration {integration}: {api} API request failed after {attempts} attempts: {message}")]
-    Exhausted { integration: String, api: Api, attempts: u32, message: String },
+    #[error(
+        "integration {integration}: {api} API request failed after {attempts} attempts: {message}"
+    )]
+    Exhausted {
+        integration: String,
+        api: Api,
+        attempts: u32,
+        message: String,
+    },
     #[error("integration {integration}: {api} API: {message}")]
-    Malformed { integration: String, api: Api, message: String },
+    Malformed {
+        integration: String,
+        api: Api,
+        message: String,
+    },
     #[error("integration {integration}: stopped by shutdown")]
     Shutdown { integration: String },
 }
@@ -76,16 +87,27 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_attempts: 5, base: Duration::from_millis(500), max_delay: Duration::from_secs(30) }
+        RetryPolicy {
+            max_attempts: 5,
+            base: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+        }
     }
 }
 
 impl RetryPolicy {
     /// Full jitter: a random delay between 0 and min(max, base * 2^attempt).
     pub fn delay(&self, attempt: u32) -> Duration {
-        let cap = self.base.saturating_mul(1u32 << attempt.min(16)).min(self.max_delay);
+        let cap = self
+            .base
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.max_delay);
         let ms = cap.as_millis() as u64;
-        Duration::from_millis(if ms == 0 { 0 } else { rand::thread_rng().gen_range(0..=ms) })
+        Duration::from_millis(if ms == 0 {
+            0
+        } else {
+            rand::thread_rng().gen_range(0..=ms)
+        })
     }
 }
 
@@ -132,14 +154,20 @@ pub fn build_http(cfg: &HttpConfig) -> Result<reqwest::Client, String> {
         b = b.danger_accept_invalid_certs(true);
     }
     if let Some(path) = &cfg.ca_file {
-        let pem = std::fs::read(path).map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| format!("ca_file {} is not a PEM certificate bundle: {e}", path.display()))?;
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            format!(
+                "ca_file {} is not a PEM certificate bundle: {e}",
+                path.display()
+            )
+        })?;
         for c in certs {
             b = b.add_root_certificate(c);
         }
     }
-    b.build().map_err(|e| format!("cannot build the HTTP client: {e}"))
+    b.build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
 
 /// Outcome of one attempt, before retries.
@@ -166,7 +194,13 @@ impl ApiClient {
         auth: Arc<Authenticator>,
         limiter: Arc<crate::ratelimit::RateLimiter>,
     ) -> Self {
-        ApiClient { integration: integration.into(), http, auth, retry: RetryPolicy::default(), limiter }
+        ApiClient {
+            integration: integration.into(),
+            http,
+            auth,
+            retry: RetryPolicy::default(),
+            limiter,
+        }
     }
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
@@ -196,7 +230,9 @@ impl ApiClient {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let outcome = self.attempt(api, url, allow_404, &parse, &mut reauthorized).await?;
+            let outcome = self
+                .attempt(api, url, allow_404, &parse, &mut reauthorized)
+                .await?;
             match outcome {
                 Attempt::Done(v) => return Ok(v),
                 Attempt::Fail(e) => return Err(e),
@@ -232,7 +268,10 @@ impl ApiClient {
             Ok(r) => r,
             Err(e) => {
                 metrics::global().api_request(&self.integration, api.as_str(), 0);
-                return Ok(Attempt::Retry(format!("{api} API request failed: {}", describe_reqwest_error(&e))));
+                return Ok(Attempt::Retry(format!(
+                    "{api} API request failed: {}",
+                    describe_reqwest_error(&e)
+                )));
             }
         };
         let status = resp.status().as_u16();
@@ -254,7 +293,10 @@ impl ApiClient {
                 Ok(v) => Attempt::Done(Some(v)),
                 Err(m) => Attempt::Retry(format!(
                     "{api} API answer is malformed ({m}){}",
-                    trace.as_deref().map(|t| format!(" (X-DocuSign-TraceToken {t})")).unwrap_or_default()
+                    trace
+                        .as_deref()
+                        .map(|t| format!(" (X-DocuSign-TraceToken {t})"))
+                        .unwrap_or_default()
                 )),
             });
         }
@@ -288,7 +330,9 @@ impl ApiClient {
 }
 
 fn header_str(h: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
-    h.get(name).and_then(|v| v.to_str().ok()).map(|s| s.to_string())
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.to_string())
 }
 
 /// Docusign's `errorCode`/`message` (or OAuth's `error`/`error_description`) from an error body.
@@ -303,7 +347,14 @@ fn error_fields(body: &[u8]) -> (Option<String>, Option<String>) {
     match serde_json::from_slice::<E>(body) {
         Ok(e) => (e.code, e.message),
         Err(_) if body.is_empty() => (None, None),
-        Err(_) => (None, Some(String::from_utf8_lossy(&body[..body.len().min(200)]).trim().to_string())),
+        Err(_) => (
+            None,
+            Some(
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+                    .trim()
+                    .to_string(),
+            ),
+        ),
     }
 }
 
@@ -313,17 +364,25 @@ mod tests {
 
     #[test]
     fn backoff_is_bounded_and_grows() {
-        let p = RetryPolicy { max_attempts: 5, base: Duration::from_millis(100), max_delay: Duration::from_secs(2) };
+        let p = RetryPolicy {
+            max_attempts: 5,
+            base: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
+        };
         for attempt in 0..20 {
             let d = p.delay(attempt);
-            let cap = Duration::from_millis(100).saturating_mul(1 << attempt.min(16)).min(Duration::from_secs(2));
+            let cap = Duration::from_millis(100)
+                .saturating_mul(1 << attempt.min(16))
+                .min(Duration::from_secs(2));
             assert!(d <= cap, "attempt {attempt}: {d:?} > {cap:?}");
         }
     }
 
     #[test]
     fn error_fields_read_docusign_and_oauth_bodies() {
-        let (c, m) = error_fields(br#"{"errorCode":"HOURLY_APIINVOCATION_LIMIT_EXCEEDED","message":"The maximum"}"#);
+        let (c, m) = error_fields(
+            br#"{"errorCode":"HOURLY_APIINVOCATION_LIMIT_EXCEEDED","message":"The maximum"}"#,
+        );
         assert_eq!(c.as_deref(), Some("HOURLY_APIINVOCATION_LIMIT_EXCEEDED"));
         assert_eq!(m.as_deref(), Some("The maximum"));
         let (c, _) = error_fields(br#"{"error":"consent_required"}"#);
@@ -344,7 +403,14 @@ mod tests {
             trace: Some("trace-123".into()),
         };
         let s = e.to_string();
-        for part in ["acme", "monitor", "400", "INVALID_REQUEST_PARAMETER", "bad cursor", "trace-123"] {
+        for part in [
+            "acme",
+            "monitor",
+            "400",
+            "INVALID_REQUEST_PARAMETER",
+            "bad cursor",
+            "trace-123",
+        ] {
             assert!(s.contains(part), "{s} lacks {part}");
         }
     }

@@ -14,8 +14,8 @@ use crate::record::{Batch, EventType};
 use crate::sinks::{Sink, SinkError};
 use crate::sources::admin_users::{AdminUsersSource, Watermark};
 use crate::sources::monitor::{MonitorPage, MonitorSource};
-use std::collections::BTreeSet;
 use crate::state::{State, StateError};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
@@ -73,7 +73,10 @@ pub enum CycleError {
     #[error("{0}")]
     State(#[from] StateError),
     #[error("integration {integration}: {message}")]
-    Setup { integration: String, message: String },
+    Setup {
+        integration: String,
+        message: String,
+    },
 }
 
 impl CycleError {
@@ -84,7 +87,10 @@ impl CycleError {
     }
 
     pub fn consent_required(&self) -> bool {
-        matches!(self, CycleError::Api(ApiError::Auth(AuthError::ConsentRequired { .. })))
+        matches!(
+            self,
+            CycleError::Api(ApiError::Auth(AuthError::ConsentRequired { .. }))
+        )
     }
 }
 
@@ -107,7 +113,10 @@ pub struct Integration {
 
 impl Integration {
     pub fn new(config: IntegrationConfig, state: State) -> Result<Integration, CycleError> {
-        let setup = |message: String| CycleError::Setup { integration: config.name.clone(), message };
+        let setup = |message: String| CycleError::Setup {
+            integration: config.name.clone(),
+            message,
+        };
         let key = key::load(&config).map_err(|e| setup(e.to_string()))?;
         let http = build_http(&config.http).map_err(setup)?;
         if config.http.insecure {
@@ -127,10 +136,18 @@ impl Integration {
             base: config.retry.initial.0,
             max_delay: config.retry.max.0,
         };
-        let client = ApiClient::new(&config.name, http, auth.clone(), limiter.clone()).with_retry(retry);
+        let client =
+            ApiClient::new(&config.name, http, auth.clone(), limiter.clone()).with_retry(retry);
         let monitor = MonitorSource::new(client.clone(), &config);
         let admin = AdminUsersSource::new(client.clone(), &config);
-        Ok(Integration { config, auth, client, monitor, admin, limiter })
+        Ok(Integration {
+            config,
+            auth,
+            client,
+            monitor,
+            admin,
+            limiter,
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -147,13 +164,21 @@ pub struct Collector {
 
 impl Collector {
     /// Set up every integration in `config` (active or not) with the given state and sinks.
-    pub fn new(config: &Config, state: State, sinks: Vec<Arc<dyn Sink>>) -> Result<Collector, CycleError> {
+    pub fn new(
+        config: &Config,
+        state: State,
+        sinks: Vec<Arc<dyn Sink>>,
+    ) -> Result<Collector, CycleError> {
         let integrations = config
             .integrations
             .iter()
             .map(|c| Integration::new(c.clone(), state.clone()).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Collector { state, sinks, integrations })
+        Ok(Collector {
+            state,
+            sinks,
+            integrations,
+        })
     }
 
     pub fn integration(&self, name: &str) -> Option<&Arc<Integration>> {
@@ -174,7 +199,12 @@ impl Collector {
     }
 
     /// One cycle of `et` for `integ`, recorded in the run history.
-    pub async fn cycle(&self, integ: &Integration, et: EventType, shutdown: &Shutdown) -> Result<CycleStats, CycleError> {
+    pub async fn cycle(
+        &self,
+        integ: &Integration,
+        et: EventType,
+        shutdown: &Shutdown,
+    ) -> Result<CycleStats, CycleError> {
         let name = integ.name();
         let started = now_unix();
         let run_id = self.state.run_started(name, et, started)?;
@@ -186,18 +216,31 @@ impl Collector {
             Ok(s) => (*s, None),
             Err(e) => (CycleStats::default(), Some(e.to_string())),
         };
-        self.state.run_finished(run_id, now_unix(), stats.events, stats.pages, error.as_deref())?;
+        self.state.run_finished(
+            run_id,
+            now_unix(),
+            stats.events,
+            stats.pages,
+            error.as_deref(),
+        )?;
         let outcome = if result.is_ok() { "success" } else { "failure" };
         let m = metrics::global();
         m.add(
             "docusign_collector_cycles_total",
-            vec![("integration", name.to_string()), ("event_type", et.as_str().into()), ("outcome", outcome.into())],
+            vec![
+                ("integration", name.to_string()),
+                ("event_type", et.as_str().into()),
+                ("outcome", outcome.into()),
+            ],
             1.0,
         );
         if result.is_ok() {
             m.set(
                 "docusign_collector_last_success_timestamp_seconds",
-                vec![("integration", name.to_string()), ("event_type", et.as_str().into())],
+                vec![
+                    ("integration", name.to_string()),
+                    ("event_type", et.as_str().into()),
+                ],
                 now_unix() as f64,
             );
         }
@@ -206,16 +249,22 @@ impl Collector {
 
     /// The cursor to start from: the saved one, else `start_from` as an ISO 8601 time.
     pub fn start_cursor(&self, integ: &Integration) -> Result<String, StateError> {
-        Ok(match self.state.cursor(integ.name(), EventType::CustomerEvents)? {
-            Some(c) => c,
-            None => {
-                let at = integ.config.customer_events.start_from.resolve(now_unix());
-                crate::record::format_time(at)
-            }
-        })
+        Ok(
+            match self.state.cursor(integ.name(), EventType::CustomerEvents)? {
+                Some(c) => c,
+                None => {
+                    let at = integ.config.customer_events.start_from.resolve(now_unix());
+                    crate::record::format_time(at)
+                }
+            },
+        )
     }
 
-    async fn customer_events(&self, integ: &Integration, shutdown: &Shutdown) -> Result<CycleStats, CycleError> {
+    async fn customer_events(
+        &self,
+        integ: &Integration,
+        shutdown: &Shutdown,
+    ) -> Result<CycleStats, CycleError> {
         let start = self.start_cursor(integ)?;
         let limit = integ.config.customer_events.page_size;
         let (tx, mut rx) = mpsc::channel::<MonitorPage>(PAGES_IN_FLIGHT);
@@ -257,7 +306,10 @@ impl Collector {
                 }
                 stats.pages += 1;
                 stats.events += events;
-                let labels = vec![("integration", name.clone()), ("event_type", "customer_events".to_string())];
+                let labels = vec![
+                    ("integration", name.clone()),
+                    ("event_type", "customer_events".to_string()),
+                ];
                 metrics::global().add("docusign_collector_pages_total", labels.clone(), 1.0);
                 metrics::global().add("docusign_collector_events_total", labels, events as f64);
                 tracing::debug!(integration = %name, events, cursor = %page.end_cursor, "page delivered");
@@ -276,7 +328,11 @@ impl Collector {
     /// Audit users modified since the watermark: every Admin page enriched and delivered; the
     /// watermark (greatest modification time seen, and the pairs at that second) saved only
     /// after the whole query was delivered, since the Admin API does not sort by time.
-    async fn audit_users(&self, integ: &Integration, shutdown: &Shutdown) -> Result<CycleStats, CycleError> {
+    async fn audit_users(
+        &self,
+        integ: &Integration,
+        shutdown: &Shutdown,
+    ) -> Result<CycleStats, CycleError> {
         let name = integ.name();
         let admin = &integ.admin;
         let query_started = now_unix();
@@ -284,7 +340,11 @@ impl Collector {
             since: integ.config.audit_users.start_from.resolve(query_started),
             seen: BTreeSet::new(),
         });
-        let base_uri = if admin.enrich() { admin.base_uri(&self.state).await? } else { String::new() };
+        let base_uri = if admin.enrich() {
+            admin.base_uri(&self.state).await?
+        } else {
+            String::new()
+        };
         let mut next = old.clone();
         let mut emitted: BTreeSet<String> = BTreeSet::new();
         let mut stats = CycleStats::default();
@@ -326,12 +386,19 @@ impl Collector {
             }
             let events = records.len() as u64;
             if events > 0 {
-                let batch = Arc::new(Batch { integration: name.to_string(), event_type: EventType::AuditUsers, records });
+                let batch = Arc::new(Batch {
+                    integration: name.to_string(),
+                    event_type: EventType::AuditUsers,
+                    records,
+                });
                 deliver(&self.sinks, batch).await?;
             }
             stats.pages += 1;
             stats.events += events;
-            let labels = vec![("integration", name.to_string()), ("event_type", "audit_users".to_string())];
+            let labels = vec![
+                ("integration", name.to_string()),
+                ("event_type", "audit_users".to_string()),
+            ];
             metrics::global().add("docusign_collector_pages_total", labels.clone(), 1.0);
             metrics::global().add("docusign_collector_events_total", labels, events as f64);
             match page.next {
@@ -341,7 +408,10 @@ impl Collector {
         }
         if !admin.enrich() && query_started > next.since {
             // Without eSignature there is no modification time: the next query starts where this one did.
-            next = Watermark { since: query_started, seen: BTreeSet::new() };
+            next = Watermark {
+                since: query_started,
+                seen: BTreeSet::new(),
+            };
         }
         if next != old {
             next.save(&self.state, name)?;
@@ -352,10 +422,15 @@ impl Collector {
 
 /// Deliver one batch to every sink; `Ok` only when all accepted it.
 pub async fn deliver(sinks: &[Arc<dyn Sink>], batch: Arc<Batch>) -> Result<(), SinkError> {
-    let results = futures_util::future::join_all(sinks.iter().map(|s| s.deliver(batch.clone()))).await;
+    let results =
+        futures_util::future::join_all(sinks.iter().map(|s| s.deliver(batch.clone()))).await;
     for (sink, r) in sinks.iter().zip(results) {
         if let Err(e) = r {
-            metrics::global().add("docusign_collector_sink_errors_total", vec![("sink", sink.name().to_string())], 1.0);
+            metrics::global().add(
+                "docusign_collector_sink_errors_total",
+                vec![("sink", sink.name().to_string())],
+                1.0,
+            );
             return Err(e);
         }
     }

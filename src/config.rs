@@ -213,7 +213,11 @@ pub struct RetryConfig {
 
 impl Default for RetryConfig {
     fn default() -> Self {
-        RetryConfig { max_attempts: default_max_attempts(), initial: default_retry_initial(), max: default_retry_max() }
+        RetryConfig {
+            max_attempts: default_max_attempts(),
+            initial: default_retry_initial(),
+            max: default_retry_max(),
+        }
     }
 }
 

@@ -13,8 +13,14 @@ const USER_ID: &str = "7c2e9a41-demo-4f0b-8d6a-2b3c4d5e6f70";
 
 pub async fn run(duration: Option<Duration>) -> Result<std::process::ExitCode, String> {
     crate::cli::init_logging("info", crate::config::LogFormat::Text);
-    let (private_pem, public_pem) = crate::sim::generate_key_pair().map_err(|e| format!("cannot generate a key pair: {e}"))?;
-    let scopes = ["signature", "impersonation", "organization_read", "user_read"];
+    let (private_pem, public_pem) =
+        crate::sim::generate_key_pair().map_err(|e| format!("cannot generate a key pair: {e}"))?;
+    let scopes = [
+        "signature",
+        "impersonation",
+        "organization_read",
+        "user_read",
+    ];
     let sim_cfg = SimConfig {
         clients: vec![SimClient {
             integration_key: INTEGRATION_KEY.into(),
@@ -32,11 +38,15 @@ pub async fn run(duration: Option<Duration>) -> Result<std::process::ExitCode, S
         .await
         .map_err(|e| format!("cannot start the simulator: {e}"))?;
     tracing::info!(url = %sim.base_url(), "simulator listening");
-    let state_dir = std::env::temp_dir().join(format!("docusign-collector-demo-{}", std::process::id()));
+    let state_dir =
+        std::env::temp_dir().join(format!("docusign-collector-demo-{}", std::process::id()));
     let text = DEMO_CONFIG
         .replace("{{SIM_URL}}", &sim.base_url())
         .replace("{{ADMIN_URL}}", &sim.admin_url())
-        .replace("{{STATE_PATH}}", &state_dir.join("state.db").display().to_string())
+        .replace(
+            "{{STATE_PATH}}",
+            &state_dir.join("state.db").display().to_string(),
+        )
         .replace("{{INTEGRATION_KEY}}", INTEGRATION_KEY)
         .replace("{{USER_ID}}", USER_ID)
         .replace("{{ACCOUNT_ID}}", &sim_cfg.account_id)

@@ -22,17 +22,61 @@ pub fn global() -> &'static Metrics {
 }
 
 const HELP: &[(&str, &str, &str)] = &[
-    ("docusign_collector_api_requests_total", "counter", "Docusign API responses by integration, API and HTTP status (0 = no response)."),
-    ("docusign_collector_token_grants_total", "counter", "OAuth JWT grants by integration and outcome."),
-    ("docusign_collector_retries_total", "counter", "Docusign API requests retried, by integration and API."),
-    ("docusign_collector_rate_limit_waits_total", "counter", "Times a request waited for the rate budget, by integration."),
-    ("docusign_collector_rate_limit_wait_seconds_total", "counter", "Total time spent waiting for the rate budget, by integration."),
-    ("docusign_collector_events_total", "counter", "Records delivered to every sink, by integration and event type."),
-    ("docusign_collector_pages_total", "counter", "Pages fetched and delivered, by integration and event type."),
-    ("docusign_collector_bad_timestamps_total", "counter", "Events whose time could not be read (collection time used instead)."),
-    ("docusign_collector_cycles_total", "counter", "Collection cycles by integration, event type and outcome."),
-    ("docusign_collector_sink_errors_total", "counter", "Failed deliveries by sink."),
-    ("docusign_collector_last_success_timestamp_seconds", "gauge", "End of the last successful cycle (Unix seconds)."),
+    (
+        "docusign_collector_api_requests_total",
+        "counter",
+        "Docusign API responses by integration, API and HTTP status (0 = no response).",
+    ),
+    (
+        "docusign_collector_token_grants_total",
+        "counter",
+        "OAuth JWT grants by integration and outcome.",
+    ),
+    (
+        "docusign_collector_retries_total",
+        "counter",
+        "Docusign API requests retried, by integration and API.",
+    ),
+    (
+        "docusign_collector_rate_limit_waits_total",
+        "counter",
+        "Times a request waited for the rate budget, by integration.",
+    ),
+    (
+        "docusign_collector_rate_limit_wait_seconds_total",
+        "counter",
+        "Total time spent waiting for the rate budget, by integration.",
+    ),
+    (
+        "docusign_collector_events_total",
+        "counter",
+        "Records delivered to every sink, by integration and event type.",
+    ),
+    (
+        "docusign_collector_pages_total",
+        "counter",
+        "Pages fetched and delivered, by integration and event type.",
+    ),
+    (
+        "docusign_collector_bad_timestamps_total",
+        "counter",
+        "Events whose time could not be read (collection time used instead).",
+    ),
+    (
+        "docusign_collector_cycles_total",
+        "counter",
+        "Collection cycles by integration, event type and outcome.",
+    ),
+    (
+        "docusign_collector_sink_errors_total",
+        "counter",
+        "Failed deliveries by sink.",
+    ),
+    (
+        "docusign_collector_last_success_timestamp_seconds",
+        "gauge",
+        "End of the last successful cycle (Unix seconds).",
+    ),
 ];
 
 impl Metrics {
@@ -51,7 +95,10 @@ impl Metrics {
         let m = self.counters.lock().unwrap_or_else(|p| p.into_inner());
         m.iter()
             .filter(|((n, l), _)| {
-                *n == name && labels.iter().all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v))
+                *n == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v))
             })
             .map(|(_, v)| *v)
             .sum()
@@ -60,7 +107,11 @@ impl Metrics {
     pub fn api_request(&self, integration: &str, api: &str, status: u16) {
         self.add(
             "docusign_collector_api_requests_total",
-            vec![("integration", integration.into()), ("api", api.into()), ("status", status.to_string())],
+            vec![
+                ("integration", integration.into()),
+                ("api", api.into()),
+                ("status", status.to_string()),
+            ],
             1.0,
         );
     }
@@ -69,7 +120,10 @@ impl Metrics {
         let outcome = if ok { "success" } else { "failure" };
         self.add(
             "docusign_collector_token_grants_total",
-            vec![("integration", integration.into()), ("outcome", outcome.into())],
+            vec![
+                ("integration", integration.into()),
+                ("outcome", outcome.into()),
+            ],
             1.0,
         );
     }
@@ -85,21 +139,39 @@ impl Metrics {
     pub fn rate_limit_wait(&self, integration: &str, seconds: f64) {
         let l = vec![("integration", integration.to_string())];
         self.add("docusign_collector_rate_limit_waits_total", l.clone(), 1.0);
-        self.add("docusign_collector_rate_limit_wait_seconds_total", l, seconds);
+        self.add(
+            "docusign_collector_rate_limit_wait_seconds_total",
+            l,
+            seconds,
+        );
     }
 
     /// Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counters = self.counters.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let gauges = self.gauges.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let counters = self
+            .counters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let gauges = self
+            .gauges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         for (name, kind, help) in HELP {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            let source = if *kind == "counter" { &counters } else { &gauges };
+            let source = if *kind == "counter" {
+                &counters
+            } else {
+                &gauges
+            };
             for ((n, labels), v) in source.iter().filter(|((n, _), _)| n == name) {
                 let l: Vec<String> = labels
                     .iter()
-                    .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+                    .map(|(k, v)| {
+                        format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+                    })
                     .collect();
                 let _ = writeln!(out, "{n}{{{}}} {v}", l.join(","));
             }

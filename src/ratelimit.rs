@@ -29,7 +29,12 @@ pub struct RateLimitSettings {
 
 impl Default for RateLimitSettings {
     fn default() -> Self {
-        RateLimitSettings { per_hour: 1000, burst: 50, reserve: 100, min_spacing: Duration::ZERO }
+        RateLimitSettings {
+            per_hour: 1000,
+            burst: 50,
+            reserve: 100,
+            min_spacing: Duration::ZERO,
+        }
     }
 }
 
@@ -74,7 +79,9 @@ impl RateLimiter {
     pub fn blocked_until(&self) -> Option<SystemTime> {
         let o = self.observed.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        o.blocked_until.filter(|t| *t > now).map(|t| SystemTime::now() + (t - now))
+        o.blocked_until
+            .filter(|t| *t > now)
+            .map(|t| SystemTime::now() + (t - now))
     }
 
     /// Wait until a call to `api` is allowed.
@@ -84,7 +91,10 @@ impl RateLimiter {
             let wait = {
                 let mut o = self.observed.lock().unwrap_or_else(|p| p.into_inner());
                 let now = Instant::now();
-                let mut wait = o.blocked_until.map(|t| t.saturating_duration_since(now)).unwrap_or_default();
+                let mut wait = o
+                    .blocked_until
+                    .map(|t| t.saturating_duration_since(now))
+                    .unwrap_or_default();
                 if !self.settings.min_spacing.is_zero() {
                     if let Some(last) = o.last_call[api_index(api)] {
                         let next = last + self.settings.min_spacing;
@@ -110,9 +120,12 @@ impl RateLimiter {
 
     /// Learn from a response's status and rate-limit headers.
     pub fn observe(&self, _api: Api, status: u16, headers: &HeaderMap) {
-        let num = |name: &str| -> Option<i64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
+        let num =
+            |name: &str| -> Option<i64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
         let remaining = num("x-ratelimit-remaining");
-        let reset = num("x-ratelimit-reset").and_then(|s| u64::try_from(s).ok()).map(|s| UNIX_EPOCH + Duration::from_secs(s));
+        let reset = num("x-ratelimit-reset")
+            .and_then(|s| u64::try_from(s).ok())
+            .map(|s| UNIX_EPOCH + Duration::from_secs(s));
         let retry_after = headers
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
@@ -171,23 +184,37 @@ mod tests {
     fn headers(pairs: &[(&str, String)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.insert(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+            h.insert(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         h
     }
 
     fn epoch_in(secs: u64) -> u64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + secs
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + secs
     }
 
     #[test]
     fn a_429_blocks_until_the_reset_header() {
         let l = RateLimiter::new("t", RateLimitSettings::default());
         assert!(l.blocked_until().is_none());
-        l.observe(Api::Monitor, 429, &headers(&[("x-ratelimit-reset", epoch_in(30).to_string())]));
+        l.observe(
+            Api::Monitor,
+            429,
+            &headers(&[("x-ratelimit-reset", epoch_in(30).to_string())]),
+        );
         let until = l.blocked_until().expect("blocked");
         let wait = until.duration_since(SystemTime::now()).unwrap();
-        assert!(wait > Duration::from_secs(28) && wait <= Duration::from_secs(32), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(28) && wait <= Duration::from_secs(32),
+            "{wait:?}"
+        );
     }
 
     #[test]
@@ -196,39 +223,65 @@ mod tests {
         l.observe(
             Api::Admin,
             429,
-            &headers(&[("retry-after", "5".into()), ("x-ratelimit-reset", epoch_in(600).to_string())]),
+            &headers(&[
+                ("retry-after", "5".into()),
+                ("x-ratelimit-reset", epoch_in(600).to_string()),
+            ]),
         );
-        let wait = l.blocked_until().unwrap().duration_since(SystemTime::now()).unwrap();
+        let wait = l
+            .blocked_until()
+            .unwrap()
+            .duration_since(SystemTime::now())
+            .unwrap();
         assert!(wait <= Duration::from_secs(5), "{wait:?}");
     }
 
     #[test]
     fn reaching_the_reserve_blocks_before_any_429() {
-        let s = RateLimitSettings { reserve: 10, ..Default::default() };
+        let s = RateLimitSettings {
+            reserve: 10,
+            ..Default::default()
+        };
         let l = RateLimiter::new("t", s);
         l.observe(
             Api::Monitor,
             200,
-            &headers(&[("x-ratelimit-remaining", "11".into()), ("x-ratelimit-reset", epoch_in(60).to_string())]),
+            &headers(&[
+                ("x-ratelimit-remaining", "11".into()),
+                ("x-ratelimit-reset", epoch_in(60).to_string()),
+            ]),
         );
         assert!(l.blocked_until().is_none());
         l.observe(
             Api::Monitor,
             200,
-            &headers(&[("x-ratelimit-remaining", "10".into()), ("x-ratelimit-reset", epoch_in(60).to_string())]),
+            &headers(&[
+                ("x-ratelimit-remaining", "10".into()),
+                ("x-ratelimit-reset", epoch_in(60).to_string()),
+            ]),
         );
         assert!(l.blocked_until().is_some());
     }
 
     #[tokio::test(start_paused = true)]
     async fn min_spacing_spaces_calls_to_one_api() {
-        let s = RateLimitSettings { min_spacing: Duration::from_secs(2), ..Default::default() };
+        let s = RateLimitSettings {
+            min_spacing: Duration::from_secs(2),
+            ..Default::default()
+        };
         let l = RateLimiter::new("t", s);
         let t0 = tokio::time::Instant::now();
         l.acquire(Api::Monitor).await;
         l.acquire(Api::Admin).await;
-        assert!(t0.elapsed() < Duration::from_millis(100), "another API is not held back");
+        assert!(
+            t0.elapsed() < Duration::from_millis(100),
+            "another API is not held back"
+        );
         l.acquire(Api::Monitor).await;
-        assert!(t0.elapsed() >= Duration::from_secs(2), "second monitor call waited {:?}", t0.elapsed());
+        assert!(
+            t0.elapsed() >= Duration::from_secs(2),
+            "second monitor call waited {:?}",
+            t0.elapsed()
+        );
     }
 }

@@ -36,10 +36,19 @@ pub fn jittered(interval: Duration) -> Duration {
     Duration::from_millis(ms.max(0) as u64)
 }
 
-fn log_cycle(integ: &Integration, et: EventType, r: &Result<crate::collector::CycleStats, CycleError>, took: Duration) {
+fn log_cycle(
+    integ: &Integration,
+    et: EventType,
+    r: &Result<crate::collector::CycleStats, CycleError>,
+    took: Duration,
+) {
     match r {
-        Ok(s) => tracing::info!(integration = %integ.name(), event_type = %et, events = s.events, pages = s.pages, took_ms = took.as_millis() as u64, "cycle done"),
-        Err(e) => tracing::error!(integration = %integ.name(), event_type = %et, "cycle failed: {e}"),
+        Ok(s) => {
+            tracing::info!(integration = %integ.name(), event_type = %et, events = s.events, pages = s.pages, took_ms = took.as_millis() as u64, "cycle done")
+        }
+        Err(e) => {
+            tracing::error!(integration = %integ.name(), event_type = %et, "cycle failed: {e}")
+        }
     }
 }
 
@@ -60,7 +69,12 @@ pub async fn run(collector: Arc<Collector>, shutdown: Shutdown) {
     while tasks.join_next().await.is_some() {}
 }
 
-async fn stream_loop(collector: Arc<Collector>, integ: Arc<Integration>, et: EventType, shutdown: Shutdown) {
+async fn stream_loop(
+    collector: Arc<Collector>,
+    integ: Arc<Integration>,
+    et: EventType,
+    shutdown: Shutdown,
+) {
     let every = interval(&integ, et);
     tracing::info!(integration = %integ.name(), event_type = %et, interval = %humantime::format_duration(every), "collecting");
     loop {
@@ -118,9 +132,15 @@ mod tests {
     fn jitter_stays_within_ten_percent_and_thirty_seconds() {
         for _ in 0..200 {
             let d = jittered(Duration::from_secs(60));
-            assert!(d >= Duration::from_secs(54) && d <= Duration::from_secs(66), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(54) && d <= Duration::from_secs(66),
+                "{d:?}"
+            );
             let d = jittered(Duration::from_secs(3600));
-            assert!(d >= Duration::from_secs(3570) && d <= Duration::from_secs(3630), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(3570) && d <= Duration::from_secs(3630),
+                "{d:?}"
+            );
         }
         assert_eq!(jittered(Duration::from_millis(5)), Duration::from_millis(5));
     }

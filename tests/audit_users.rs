@@ -10,11 +10,23 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 fn users_env_config(users: usize, unknown: usize) -> SimConfig {
-    SimConfig { users, esign_unknown_users: unknown, ..sim_config(0) }
+    SimConfig {
+        users,
+        esign_unknown_users: unknown,
+        ..sim_config(0)
+    }
 }
 
 fn user_ids(events: &[Value]) -> Vec<String> {
-    events.iter().map(|e| e["id"].as_str().unwrap_or_else(|| panic!("no id: {e}")).to_string()).collect()
+    events
+        .iter()
+        .map(|e| {
+            e["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no id: {e}"))
+                .to_string()
+        })
+        .collect()
 }
 
 async fn audit_env(cfg: SimConfig, au: &str) -> Env {
@@ -31,11 +43,18 @@ async fn every_user_once_then_only_the_changed_ones() {
     let events = env.events();
     assert_eq!(events.len(), 2_600);
     assert_eq!(duplicates(&user_ids(&events)), 0);
-    assert_eq!(env.sim.stats().requests_of("admin_users"), 11, "2,600 users in 11 pages of 250");
+    assert_eq!(
+        env.sim.stats().requests_of("admin_users"),
+        11,
+        "2,600 users in 11 pages of 250"
+    );
     for e in &events {
         assert_eq!(e["source_log_type"], "auditusers");
         assert_eq!(e["_integration"], "acme");
-        assert!(e["esignature"]["userSettings"]["modifiedDate"].is_string(), "{e}");
+        assert!(
+            e["esignature"]["userSettings"]["modifiedDate"].is_string(),
+            "{e}"
+        );
         let t = e["_time"].as_str().unwrap();
         assert!(t.len() == 20 && t.ends_with('Z'));
     }
@@ -69,13 +88,24 @@ async fn a_user_unknown_to_esignature_is_still_emitted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enrichment_never_exceeds_its_concurrency() {
-    let env = audit_env(users_env_config(120, 0), "page_size = 100\nenrich_concurrency = 3").await;
-    env.sim.set_faults(Faults { delay: Duration::from_millis(20), ..Faults::default() });
+    let env = audit_env(
+        users_env_config(120, 0),
+        "page_size = 100\nenrich_concurrency = 3",
+    )
+    .await;
+    env.sim.set_faults(Faults {
+        delay: Duration::from_millis(20),
+        ..Faults::default()
+    });
     assert_success(&env.run(&["once"], &[]).await);
     let stats = env.sim.stats();
     assert_eq!(env.events().len(), 120);
     assert_eq!(stats.esign_requests, 120, "one eSignature call per user");
-    assert!(stats.esign_max_in_flight <= 3, "{} in flight", stats.esign_max_in_flight);
+    assert!(
+        stats.esign_max_in_flight <= 3,
+        "{} in flight",
+        stats.esign_max_in_flight
+    );
     assert!(stats.esign_max_in_flight >= 2, "requests did overlap");
 }
 

@@ -8,9 +8,14 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 fn assert_record_shape(e: &Value) {
-    let t = e["_time"].as_str().unwrap_or_else(|| panic!("no _time in {e}"));
+    let t = e["_time"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no _time in {e}"));
     assert_eq!(t.len(), 20, "{t}");
-    assert!(chrono::DateTime::parse_from_rfc3339(t).is_ok() && t.ends_with('Z'), "{t}");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(t).is_ok() && t.ends_with('Z'),
+        "{t}"
+    );
     assert_eq!(e["source_log_type"], "customerevent");
     assert_eq!(e["_integration"], "acme");
     // _time is the event's timestamp, to the second.
@@ -28,11 +33,18 @@ async fn a_backlog_drains_in_one_cycle_with_every_field_kept_and_nothing_twice()
     let ids = event_ids(&events);
     assert_eq!(duplicates(&ids), 0);
     events.iter().for_each(assert_record_shape);
+    assert_eq!(env.sim.stats().token_grants, 1);
 
     // Every field as Docusign sent it: compare with the stream read by an independent client.
     let raw = fetch_all_raw(&env, "2000-01-01T00:00:00Z").await;
+    // The test's own client took one grant too.
+    let grants = env.sim.stats().token_grants;
+    assert_eq!(grants, 2);
     assert_eq!(raw.len(), 25_000);
-    let by_id: HashMap<&str, &Value> = raw.iter().map(|e| (e["eventId"].as_str().unwrap(), e)).collect();
+    let by_id: HashMap<&str, &Value> = raw
+        .iter()
+        .map(|e| (e["eventId"].as_str().unwrap(), e))
+        .collect();
     for e in &events {
         let mut stripped = e.as_object().unwrap().clone();
         for k in ["_time", "source_log_type", "_integration"] {
@@ -53,33 +65,46 @@ async fn a_backlog_drains_in_one_cycle_with_every_field_kept_and_nothing_twice()
     assert_eq!(events.len(), 26_234);
     assert_eq!(duplicates(&event_ids(&events)), 0);
 
-    // Three processes in a row shared one token grant (cached in the state database).
-    assert_eq!(env.sim.stats().token_grants, 1);
+    // Three collector processes in a row shared one token grant (cached in the state database).
+    assert_eq!(env.sim.stats().token_grants, grants);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expiring_token_is_renewed() {
-    let cfg = docusign_collector::sim::SimConfig { token_lifetime: Duration::from_secs(4), ..sim_config(100) };
+    let cfg = docusign_collector::sim::SimConfig {
+        token_lifetime: Duration::from_secs(4),
+        ..sim_config(100)
+    };
     let env = Env::start(cfg).await;
     assert_success(&env.run(&["once"], &[]).await);
     assert_eq!(env.sim.stats().token_grants, 1);
     tokio::time::sleep(Duration::from_secs(5)).await;
     env.sim.append_events(10);
     assert_success(&env.run(&["once"], &[]).await);
-    assert_eq!(env.sim.stats().token_grants, 2, "the expired token was replaced");
+    assert_eq!(
+        env.sim.stats().token_grants,
+        2,
+        "the expired token was replaced"
+    );
     assert_eq!(env.events().len(), 110);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_consent_names_the_problem_and_the_url_and_saves_nothing() {
-    let cfg = docusign_collector::sim::SimConfig { clients: vec![client(&["signature"])], ..sim_config(100) };
+    let cfg = docusign_collector::sim::SimConfig {
+        clients: vec![client(&["signature"])],
+        ..sim_config(100)
+    };
     let env = Env::start(cfg).await;
     let out = env.run(&["once"], &[]).await;
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains("consent"), "{err}");
     assert!(err.contains("/oauth/auth?response_type=code"), "{err}");
-    assert!(err.contains(&format!("client_id={INTEGRATION_KEY}")), "{err}");
+    assert!(
+        err.contains(&format!("client_id={INTEGRATION_KEY}")),
+        "{err}"
+    );
     assert!(env.events().is_empty());
     let state = env.run(&["state", "--json"], &[]).await;
     assert_success(&state);
@@ -91,27 +116,53 @@ async fn missing_consent_names_the_problem_and_the_url_and_saves_nothing() {
     let url = env.run(&["consent-url"], &[]).await;
     assert_success(&url);
     let url = String::from_utf8_lossy(&url.stdout);
-    assert!(url.trim().starts_with(&env.sim.base_url()) && url.contains("scope=signature+impersonation"), "{url}");
+    assert!(
+        url.trim().starts_with(&env.sim.base_url())
+            && url.contains("scope=signature+impersonation"),
+        "{url}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_between_sink_write_and_cursor_save_redelivers_that_page_only() {
     let mut env = Env::start(sim_config(10_000)).await;
     env.customer_events = "page_size = 1000\nstart_from = \"30d\"\n".into();
-    let out = env.run(&["once"], &[("DOCUSIGN_COLLECTOR_FAULT", "after_sink_write:3")]).await;
+    let out = env
+        .run(
+            &["once"],
+            &[("DOCUSIGN_COLLECTOR_FAULT", "after_sink_write:3")],
+        )
+        .await;
     assert!(!out.status.success(), "the fault aborted the process");
-    assert_eq!(env.events().len(), 3_000, "three pages reached the sink before the crash");
+    assert_eq!(
+        env.events().len(),
+        3_000,
+        "three pages reached the sink before the crash"
+    );
     assert_success(&env.run(&["once"], &[]).await);
     let ids = event_ids(&env.events());
-    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 10_000, "nothing lost");
-    assert_eq!(duplicates(&ids), 1_000, "exactly the page whose cursor was not saved came again");
+    assert_eq!(
+        ids.iter().collect::<HashSet<_>>().len(),
+        10_000,
+        "nothing lost"
+    );
+    assert_eq!(
+        duplicates(&ids),
+        1_000,
+        "exactly the page whose cursor was not saved came again"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_line_torn_by_a_kill_is_cut_on_restart() {
     let mut env = Env::start(sim_config(5_000)).await;
     env.customer_events = "page_size = 1000\nstart_from = \"30d\"\n".into();
-    let out = env.run(&["once"], &[("DOCUSIGN_COLLECTOR_FAULT", "mid_file_write:2")]).await;
+    let out = env
+        .run(
+            &["once"],
+            &[("DOCUSIGN_COLLECTOR_FAULT", "mid_file_write:2")],
+        )
+        .await;
     assert!(!out.status.success());
     let text = std::fs::read_to_string(env.events_path()).unwrap();
     assert!(!text.ends_with('\n'), "the kill left a torn last line");
@@ -149,11 +200,21 @@ async fn the_daemon_collects_live_events_and_stops_on_sigterm() {
     };
     assert!(wait_for(500).await, "backlog collected");
     env.sim.append_events(25);
-    assert!(wait_for(525).await, "appended events collected by a later cycle");
+    assert!(
+        wait_for(525).await,
+        "appended events collected by a later cycle"
+    );
     let pid = child.id().unwrap().to_string();
     let t0 = std::time::Instant::now();
-    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait()).await.expect("exits after SIGTERM").unwrap();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .unwrap();
     assert!(status.success(), "exit 0 after SIGTERM: {status:?}");
     assert!(t0.elapsed() < Duration::from_secs(20));
     assert_eq!(duplicates(&event_ids(&env.events())), 0);
@@ -163,7 +224,18 @@ async fn the_daemon_collects_live_events_and_stops_on_sigterm() {
 async fn get_events_prints_and_saves_nothing() {
     let env = Env::start(sim_config(300)).await;
     let out = env
-        .run(&["get-events", "--integration", "acme", "--event-type", "customer-events", "--limit", "120"], &[])
+        .run(
+            &[
+                "get-events",
+                "--integration",
+                "acme",
+                "--event-type",
+                "customer-events",
+                "--limit",
+                "120",
+            ],
+            &[],
+        )
         .await;
     assert_success(&out);
     let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
@@ -181,21 +253,36 @@ async fn get_events_prints_and_saves_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_key_or_token_reaches_logs_state_or_test_output() {
     let env = Env::start(sim_config(200)).await;
-    let once = env.run(&["once"], &[("DOCUSIGN_COLLECTOR__LOG__LEVEL", "trace")]).await;
+    let once = env
+        .run(&["once"], &[("DOCUSIGN_COLLECTOR__LOG__LEVEL", "trace")])
+        .await;
     assert_success(&once);
     let token: String = rusqlite::Connection::open(env.state_path())
         .unwrap()
         .query_row("SELECT access_token FROM tokens", [], |r| r.get(0))
         .expect("a cached token");
     assert!(token.len() >= 16);
-    let key_lines: Vec<&str> = key_pair().0.lines().filter(|l| !l.starts_with("-----")).collect();
+    let key_lines: Vec<&str> = key_pair()
+        .0
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
     let mut outputs = vec![once];
     outputs.push(env.run(&["state"], &[]).await);
     outputs.push(env.run(&["state", "--json"], &[]).await);
-    outputs.push(env.run(&["test"], &[("DOCUSIGN_COLLECTOR__LOG__LEVEL", "trace")]).await);
+    outputs.push(
+        env.run(&["test"], &[("DOCUSIGN_COLLECTOR__LOG__LEVEL", "trace")])
+            .await,
+    );
     for o in &outputs {
-        for text in [String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)] {
-            assert!(!text.contains(&token), "the access token leaked:\n{text:.2000}");
+        for text in [
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+        ] {
+            assert!(
+                !text.contains(&token),
+                "the access token leaked:\n{text:.2000}"
+            );
             for l in &key_lines {
                 assert!(!text.contains(l), "private key material leaked");
             }
@@ -203,9 +290,15 @@ async fn no_key_or_token_reaches_logs_state_or_test_output() {
     }
     // The state and test commands said something useful.
     let state = String::from_utf8_lossy(&outputs[1].stdout);
-    assert!(state.contains("customer_events") && state.contains("token expires"), "{state}");
+    assert!(
+        state.contains("customer_events") && state.contains("token expires"),
+        "{state}"
+    );
     let test = String::from_utf8_lossy(&outputs[3].stdout);
-    assert!(test.contains("token") && test.contains("OK") && test.contains("monitor"), "{test}");
+    assert!(
+        test.contains("token") && test.contains("OK") && test.contains("monitor"),
+        "{test}"
+    );
 }
 
 #[test]
@@ -215,13 +308,27 @@ fn demo_prints_jsonl_events_with_the_added_fields() {
         .env_remove("DOCUSIGN_COLLECTOR_CONFIG")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("stdout is JSONL only")).collect();
-    assert!(lines.len() >= 1000, "the demo backlog was printed ({} lines)", lines.len());
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("stdout is JSONL only"))
+        .collect();
+    assert!(
+        lines.len() >= 1000,
+        "the demo backlog was printed ({} lines)",
+        lines.len()
+    );
     for e in &lines {
         assert_eq!(e["_integration"], "demo");
         assert!(e["_time"].is_string() && e["source_log_type"].is_string());
     }
-    assert!(!String::from_utf8_lossy(&out.stderr).is_empty(), "logs go to stderr");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).is_empty(),
+        "logs go to stderr"
+    );
 }

@@ -13,12 +13,20 @@ fn http_sink(url: &str, extra: &str) -> String {
 }
 
 fn ids_of(events: &[Value], key: impl Fn(&Value) -> &Value) -> Vec<String> {
-    events.iter().map(|e| key(e)["eventId"].as_str().expect("eventId").to_string()).collect()
+    events
+        .iter()
+        .map(|e| key(e)["eventId"].as_str().expect("eventId").to_string())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_format_delivers_10000_events_exactly_once() {
-    for (format, gzip) in [("ndjson", false), ("ndjson", true), ("json_array", false), ("splunk_hec", true)] {
+    for (format, gzip) in [
+        ("ndjson", false),
+        ("ndjson", true),
+        ("json_array", false),
+        ("splunk_hec", true),
+    ] {
         let recv = Receiver::default();
         let url = recv.start().await;
         let token = tempfile::NamedTempFile::new().unwrap();
@@ -27,11 +35,17 @@ async fn every_format_delivers_10000_events_exactly_once() {
         env.file_sink = false;
         env.extra = http_sink(
             &url,
-            &format!("format = \"{format}\"\ngzip = {gzip}\ntoken_file = \"{}\"", token.path().display()),
+            &format!(
+                "format = \"{format}\"\ngzip = {gzip}\ntoken_file = \"{}\"",
+                token.path().display()
+            ),
         );
         let out = env.run(&["once"], &[]).await;
         assert_success(&out);
-        assert!(!stderr(&out).contains("s3cr3t"), "the sink token never reaches a log");
+        assert!(
+            !stderr(&out).contains("s3cr3t"),
+            "the sink token never reaches a log"
+        );
         let events = recv.events();
         let ids = if format == "splunk_hec" {
             for e in &events {
@@ -44,13 +58,40 @@ async fn every_format_delivers_10000_events_exactly_once() {
             ids_of(&events, |e| e)
         };
         assert_eq!(ids.len(), 10_000, "{format} gzip={gzip}");
-        assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 10_000, "{format}: exactly once");
+        assert_eq!(
+            ids.iter().collect::<HashSet<_>>().len(),
+            10_000,
+            "{format}: exactly once"
+        );
         let inner = recv.lock();
-        let auth = inner.posts[0].2.get("authorization").unwrap().to_str().unwrap().to_string();
-        let scheme = if format == "splunk_hec" { "Splunk" } else { "Bearer" };
+        let auth = inner.posts[0]
+            .2
+            .get("authorization")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let scheme = if format == "splunk_hec" {
+            "Splunk"
+        } else {
+            "Bearer"
+        };
         assert_eq!(auth, format!("{scheme} s3cr3t-hec-token"));
-        let ct = inner.posts[0].2.get("content-type").unwrap().to_str().unwrap().to_string();
-        assert_eq!(ct, if format == "ndjson" { "application/x-ndjson" } else { "application/json" });
+        let ct = inner.posts[0]
+            .2
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            ct,
+            if format == "ndjson" {
+                "application/x-ndjson"
+            } else {
+                "application/json"
+            }
+        );
         assert_eq!(inner.posts[0].2.get("content-encoding").is_some(), gzip);
     }
 }
@@ -106,7 +147,10 @@ async fn a_rejection_names_the_sink_and_keeps_the_cursor() {
     let state = env.run(&["state", "--json"], &[]).await;
     let v: Value = serde_json::from_slice(&state.stdout).unwrap();
     assert!(v[0]["streams"][0]["cursor"].is_null(), "cursor stays: {v}");
-    assert!(v[0]["streams"][0]["last_run"]["error"].as_str().unwrap_or("").contains("401"));
+    assert!(v[0]["streams"][0]["last_run"]["error"]
+        .as_str()
+        .unwrap_or("")
+        .contains("401"));
     // Once the receiver accepts again, everything arrives.
     recv.lock().always = None;
     assert_success(&env.run(&["once"], &[]).await);
@@ -156,7 +200,11 @@ async fn a_process_killed_during_an_outage_loses_nothing() {
     recv.lock().always = None;
     assert_success(&env.run(&["once"], &[]).await);
     let ids = ids_of(&recv.events(), |e| e);
-    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 4_000, "nothing lost");
+    assert_eq!(
+        ids.iter().collect::<HashSet<_>>().len(),
+        4_000,
+        "nothing lost"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,12 +214,9 @@ async fn sigterm_during_an_outage_exits_within_the_bound() {
     let url = recv.start().await;
     let mut env = Env::start(sim_config(1_000)).await;
     env.file_sink = false;
-    env.extra = format!("shutdown_timeout = \"3s\"\n{}", http_sink(&url, ""));
-    // shutdown_timeout is a top-level key: put it before any table.
+    env.top = "shutdown_timeout = \"3s\"".into();
+    env.extra = http_sink(&url, "");
     let config = env.write_config();
-    let text = std::fs::read_to_string(&config).unwrap();
-    let text = format!("shutdown_timeout = \"3s\"\n{}", text.replace("shutdown_timeout = \"3s\"\n", ""));
-    std::fs::write(&config, text).unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_docusign-collector"))
         .arg("--config")
         .arg(&config)
@@ -188,17 +233,31 @@ async fn sigterm_during_an_outage_exits_within_the_bound() {
     }
     let t0 = std::time::Instant::now();
     let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(15), child.wait()).await.expect("exited").unwrap();
-    assert!(t0.elapsed() < Duration::from_secs(8), "took {:?}", t0.elapsed());
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("exited")
+        .unwrap();
+    assert!(
+        t0.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        t0.elapsed()
+    );
     assert!(status.success());
     let state = env.run(&["state", "--json"], &[]).await;
     let v: Value = serde_json::from_slice(&state.stdout).unwrap();
-    assert!(v[0]["streams"][0]["cursor"].is_null(), "no page was accepted, no cursor saved");
+    assert!(
+        v[0]["streams"][0]["cursor"].is_null(),
+        "no page was accepted, no cursor saved"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_two_sinks_one_failing_for_a_while_both_get_everything_and_the_healthy_one_no_duplicates() {
+async fn with_two_sinks_one_failing_for_a_while_both_get_everything_and_the_healthy_one_no_duplicates(
+) {
     let healthy = Receiver::default();
     let flaky = Receiver::default();
     {
@@ -210,11 +269,19 @@ async fn with_two_sinks_one_failing_for_a_while_both_get_everything_and_the_heal
     let mut env = Env::start(sim_config(6_000)).await;
     env.file_sink = false;
     env.customer_events = "page_size = 1000\nstart_from = \"30d\"\n".into();
-    env.extra = format!("{}\n{}", http_sink(&hu, "name = \"a\""), http_sink(&fu, "name = \"b\""));
+    env.extra = format!(
+        "{}\n{}",
+        http_sink(&hu, "name = \"a\""),
+        http_sink(&fu, "name = \"b\"")
+    );
     assert_success(&env.run(&["once"], &[]).await);
     for r in [&healthy, &flaky] {
         let ids = ids_of(&r.events(), |e| e);
         assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 6_000);
     }
-    assert_eq!(healthy.events().len(), 6_000, "the healthy sink got no duplicates");
+    assert_eq!(
+        healthy.events().len(),
+        6_000,
+        "the healthy sink got no duplicates"
+    );
 }

@@ -8,14 +8,15 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 fn fast_retries(env: &mut Env) {
-    env.extra.push_str("");
-    env.integration_extra.push_str("\n[integrations.retry]\nmax_attempts = 8\ninitial = \"10ms\"\nmax = \"200ms\"\n");
+    env.integration_extra.push_str(
+        "\n[integrations.retry]\nmax_attempts = 8\ninitial = \"10ms\"\nmax = \"200ms\"\n",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backlog_behind_a_tight_limit_is_collected_without_429s() {
     let mut env = Env::start(sim_config(30_000)).await;
-    env.integration_extra = "\n[integrations.rate_limit]\nreserve = 0\n".into();
+    env.rate_limit = "per_hour = 1000000\nburst = 10000\nreserve = 0\n".into();
     env.sim.set_rate_limit(Some(RateLimit {
         limit: 4,
         window: Duration::from_secs(6),
@@ -26,7 +27,11 @@ async fn a_backlog_behind_a_tight_limit_is_collected_without_429s() {
     let ids = event_ids(&env.events());
     assert_eq!(ids.len(), 30_000);
     assert_eq!(duplicates(&ids), 0);
-    assert_eq!(env.sim.stats().rate_limited, 0, "the headers were obeyed: no 429");
+    assert_eq!(
+        env.sim.stats().rate_limited,
+        0,
+        "the headers were obeyed: no 429"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -45,7 +50,10 @@ async fn fifteen_percent_failing_answers_still_deliver_every_event_exactly_once(
     assert_eq!(ids.len(), 10_000);
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 10_000);
     let stats = env.sim.stats();
-    assert!(stats.faults_injected + stats.truncated > 0, "faults were injected");
+    assert!(
+        stats.faults_injected + stats.truncated > 0,
+        "faults were injected"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,7 +75,10 @@ async fn a_400_is_not_retried_and_names_the_trace_token() {
     let out = env.run(&["once"], &[]).await;
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("HTTP 400") && err.contains("X-DocuSign-TraceToken"), "{err}");
+    assert!(
+        err.contains("HTTP 400") && err.contains("X-DocuSign-TraceToken"),
+        "{err}"
+    );
     assert!(err.contains("monitor"), "{err}");
     assert_eq!(env.sim.stats().requests_of("monitor"), 1, "not retried");
     // The next cycle resumes and collects everything.
@@ -79,9 +90,13 @@ async fn a_400_is_not_retried_and_names_the_trace_token() {
 async fn an_answer_slower_than_the_timeout_is_retried() {
     let mut env = Env::start(sim_config(100)).await;
     fast_retries(&mut env);
-    env.integration_extra.push_str("\n[integrations.http]\ntimeout = \"1s\"\n");
+    env.integration_extra
+        .push_str("\n[integrations.http]\ntimeout = \"1s\"\n");
     env.sim.delay_next(1, Duration::from_secs(3));
     assert_success(&env.run(&["once"], &[]).await);
     assert_eq!(env.events().len(), 100);
-    assert!(env.sim.stats().requests_of("monitor") >= 2, "the slow answer was retried");
+    assert!(
+        env.sim.stats().requests_of("monitor") >= 2,
+        "the slow answer was retried"
+    );
 }

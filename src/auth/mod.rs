@@ -19,7 +19,12 @@ use std::time::Duration;
 /// Scopes customer events need.
 pub const CUSTOMER_EVENT_SCOPES: &[&str] = &["signature", "impersonation"];
 /// Scopes audit users need.
-pub const AUDIT_USER_SCOPES: &[&str] = &["signature", "impersonation", "organization_read", "user_read"];
+pub const AUDIT_USER_SCOPES: &[&str] = &[
+    "signature",
+    "impersonation",
+    "organization_read",
+    "user_read",
+];
 /// How long an assertion is valid (Docusign allows at most one hour).
 const ASSERTION_LIFETIME: i64 = 3600;
 /// `iat` is set this far in the past so a host clock slightly ahead of Docusign's is tolerated.
@@ -84,9 +89,15 @@ pub enum AuthError {
         url: String,
     },
     #[error("integration {integration}: Docusign does not know integration key {integration_key} (issuer_not_found): check integration_key and that environment is the one the key was created in")]
-    IssuerNotFound { integration: String, integration_key: String },
+    IssuerNotFound {
+        integration: String,
+        integration_key: String,
+    },
     #[error("integration {integration}: Docusign rejected the assertion (no_valid_keys_or_signatures): the private key does not belong to integration key {integration_key} (add its public key under the app's RSA keypairs), or this host's clock is off (check NTP)")]
-    BadSignature { integration: String, integration_key: String },
+    BadSignature {
+        integration: String,
+        integration_key: String,
+    },
     #[error("integration {integration}: token grant refused by {oauth} (HTTP {status}): {error}{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
     Refused {
         integration: String,
@@ -96,13 +107,27 @@ pub enum AuthError {
         description: Option<String>,
     },
     #[error("integration {integration}: cannot reach OAuth server {oauth}: {message}")]
-    Transport { integration: String, oauth: String, message: String },
+    Transport {
+        integration: String,
+        oauth: String,
+        message: String,
+    },
     #[error("integration {integration}: malformed answer from {url}: {message}")]
-    Malformed { integration: String, url: String, message: String },
+    Malformed {
+        integration: String,
+        url: String,
+        message: String,
+    },
     #[error("integration {integration}: cannot sign the assertion: {message}")]
-    Sign { integration: String, message: String },
+    Sign {
+        integration: String,
+        message: String,
+    },
     #[error("integration {integration}: {source}")]
-    State { integration: String, source: StateError },
+    State {
+        integration: String,
+        source: StateError,
+    },
 }
 
 impl AuthError {
@@ -170,7 +195,11 @@ impl UserInfo {
     pub fn account(&self, account_id: Option<&str>) -> Option<&UserAccount> {
         match account_id {
             Some(id) => self.accounts.iter().find(|a| a.account_id == id),
-            None => self.accounts.iter().find(|a| a.is_default).or(self.accounts.first()),
+            None => self
+                .accounts
+                .iter()
+                .find(|a| a.is_default)
+                .or(self.accounts.first()),
         }
     }
 }
@@ -208,7 +237,12 @@ pub fn now_unix() -> i64 {
 }
 
 impl Authenticator {
-    pub fn new(cfg: &IntegrationConfig, key: PrivateKey, state: State, http: reqwest::Client) -> Self {
+    pub fn new(
+        cfg: &IntegrationConfig,
+        key: PrivateKey,
+        state: State,
+        http: reqwest::Client,
+    ) -> Self {
         let endpoints = cfg.endpoints();
         let scopes = scopes_for(&cfg.event_types);
         let fingerprint = format!(
@@ -240,7 +274,12 @@ impl Authenticator {
     }
 
     pub fn consent_url(&self) -> String {
-        consent_url(&self.endpoints.oauth, &self.scopes, &self.integration_key, &self.redirect_url)
+        consent_url(
+            &self.endpoints.oauth,
+            &self.scopes,
+            &self.integration_key,
+            &self.redirect_url,
+        )
     }
 
     /// Token grants this process made.
@@ -266,7 +305,10 @@ impl Authenticator {
                 return Ok(t.access_token.clone());
             }
         }
-        let stored = self.state.token(&self.integration).map_err(|e| self.state_err(e))?;
+        let stored = self
+            .state
+            .token(&self.integration)
+            .map_err(|e| self.state_err(e))?;
         if let Some(t) = stored {
             if self.usable(&t, now) {
                 let token = t.access_token.clone();
@@ -287,12 +329,21 @@ impl Authenticator {
     /// A token already replaced by a concurrent caller is left alone.
     pub async fn invalidate(&self, rejected: &Secret) -> Result<(), AuthError> {
         let mut current = self.current.lock().await;
-        if current.as_ref().is_some_and(|t| &t.access_token == rejected) {
+        if current
+            .as_ref()
+            .is_some_and(|t| &t.access_token == rejected)
+        {
             *current = None;
         }
-        if let Some(t) = self.state.token(&self.integration).map_err(|e| self.state_err(e))? {
+        if let Some(t) = self
+            .state
+            .token(&self.integration)
+            .map_err(|e| self.state_err(e))?
+        {
             if &t.access_token == rejected {
-                self.state.clear_token(&self.integration).map_err(|e| self.state_err(e))?;
+                self.state
+                    .clear_token(&self.integration)
+                    .map_err(|e| self.state_err(e))?;
             }
         }
         Ok(())
@@ -301,11 +352,16 @@ impl Authenticator {
     /// Forget the cached token (memory and state).
     pub async fn reset(&self) -> Result<bool, AuthError> {
         *self.current.lock().await = None;
-        self.state.clear_token(&self.integration).map_err(|e| self.state_err(e))
+        self.state
+            .clear_token(&self.integration)
+            .map_err(|e| self.state_err(e))
     }
 
     fn state_err(&self, source: StateError) -> AuthError {
-        AuthError::State { integration: self.integration.clone(), source }
+        AuthError::State {
+            integration: self.integration.clone(),
+            source,
+        }
     }
 
     fn assertion(&self, now: i64) -> Result<String, AuthError> {
@@ -320,9 +376,11 @@ impl Authenticator {
             scope: &self.scopes,
         };
         let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-        jsonwebtoken::encode(&header, &claims, self.key.encoding_key()).map_err(|e| AuthError::Sign {
-            integration: self.integration.clone(),
-            message: e.to_string(),
+        jsonwebtoken::encode(&header, &claims, self.key.encoding_key()).map_err(|e| {
+            AuthError::Sign {
+                integration: self.integration.clone(),
+                message: e.to_string(),
+            }
         })
     }
 
@@ -352,18 +410,20 @@ impl Authenticator {
         if !status.is_success() {
             return Err(self.grant_error(status.as_u16(), &body));
         }
-        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| AuthError::Malformed {
-            integration: self.integration.clone(),
-            url: url.clone(),
-            message: format!("token response is not the expected JSON: {e}"),
-        })?;
-        let access_token = parsed.access_token.filter(|t| !t.is_empty()).ok_or_else(|| {
-            AuthError::Malformed {
+        let parsed: TokenResponse =
+            serde_json::from_slice(&body).map_err(|e| AuthError::Malformed {
+                integration: self.integration.clone(),
+                url: url.clone(),
+                message: format!("token response is not the expected JSON: {e}"),
+            })?;
+        let access_token = parsed
+            .access_token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| AuthError::Malformed {
                 integration: self.integration.clone(),
                 url: url.clone(),
                 message: "token response has no access_token".into(),
-            }
-        })?;
+            })?;
         let expires_in = parsed.expires_in.unwrap_or(3600).max(1);
         tracing::info!(integration = %self.integration, expires_in, "obtained a new access token");
         Ok(CachedToken {
@@ -378,7 +438,10 @@ impl Authenticator {
     fn grant_error(&self, status: u16, body: &[u8]) -> AuthError {
         let parsed: Option<OAuthError> = serde_json::from_slice(body).ok();
         let (error, description) = match parsed {
-            Some(OAuthError { error, error_description }) => (error.unwrap_or_default(), error_description),
+            Some(OAuthError {
+                error,
+                error_description,
+            }) => (error.unwrap_or_default(), error_description),
             None => (String::new(), None),
         };
         let integration = self.integration.clone();
@@ -391,10 +454,14 @@ impl Authenticator {
                 scopes: self.scopes.clone(),
                 url: self.consent_url(),
             },
-            ("invalid_grant", Some("issuer_not_found")) => AuthError::IssuerNotFound { integration, integration_key },
-            ("invalid_grant", Some("no_valid_keys_or_signatures")) => {
-                AuthError::BadSignature { integration, integration_key }
-            }
+            ("invalid_grant", Some("issuer_not_found")) => AuthError::IssuerNotFound {
+                integration,
+                integration_key,
+            },
+            ("invalid_grant", Some("no_valid_keys_or_signatures")) => AuthError::BadSignature {
+                integration,
+                integration_key,
+            },
             _ => AuthError::Refused {
                 integration,
                 oauth: self.endpoints.oauth.clone(),
@@ -437,7 +504,9 @@ impl Authenticator {
                 oauth: self.endpoints.oauth.clone(),
                 status: status.as_u16(),
                 error: "userinfo failed".into(),
-                description: Some(String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned()),
+                description: Some(
+                    String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+                ),
             });
         }
         serde_json::from_slice(&body).map_err(|e| AuthError::Malformed {
@@ -454,7 +523,10 @@ mod tests {
 
     #[test]
     fn scopes_follow_event_types() {
-        assert_eq!(scopes_for(&[EventType::CustomerEvents]), "signature impersonation");
+        assert_eq!(
+            scopes_for(&[EventType::CustomerEvents]),
+            "signature impersonation"
+        );
         assert_eq!(
             scopes_for(&[EventType::CustomerEvents, EventType::AuditUsers]),
             "signature impersonation organization_read user_read"
@@ -477,7 +549,10 @@ mod tests {
 
     #[test]
     fn audience_is_the_host_without_scheme() {
-        assert_eq!(audience("https://account-d.docusign.com"), "account-d.docusign.com");
+        assert_eq!(
+            audience("https://account-d.docusign.com"),
+            "account-d.docusign.com"
+        );
         assert_eq!(audience("http://127.0.0.1:4567"), "127.0.0.1:4567");
     }
 }

@@ -156,16 +156,28 @@ fn integration(c: &Ctx, k: &str, i: &IntegrationConfig) -> Check {
     at_least_1s(c, &format!("{k}.http.timeout"), i.http.timeout)?;
     let rl = &i.rate_limit;
     if !(1..=1_000_000).contains(&rl.per_hour) {
-        c.fail(format!("{k}.rate_limit.per_hour"), format!("{} is out of range: use 1..=1000000", rl.per_hour))?;
+        c.fail(
+            format!("{k}.rate_limit.per_hour"),
+            format!("{} is out of range: use 1..=1000000", rl.per_hour),
+        )?;
     }
     if !(1..=10_000).contains(&rl.burst) {
-        c.fail(format!("{k}.rate_limit.burst"), format!("{} is out of range: use 1..=10000", rl.burst))?;
+        c.fail(
+            format!("{k}.rate_limit.burst"),
+            format!("{} is out of range: use 1..=10000", rl.burst),
+        )?;
     }
     if !(1..=100).contains(&i.retry.max_attempts) {
-        c.fail(format!("{k}.retry.max_attempts"), format!("{} is out of range: use 1..=100", i.retry.max_attempts))?;
+        c.fail(
+            format!("{k}.retry.max_attempts"),
+            format!("{} is out of range: use 1..=100", i.retry.max_attempts),
+        )?;
     }
     if i.retry.initial.0 > i.retry.max.0 {
-        c.fail(format!("{k}.retry.initial"), "must not be longer than retry.max")?;
+        c.fail(
+            format!("{k}.retry.initial"),
+            "must not be longer than retry.max",
+        )?;
     }
 
     if let Err(e) = key::load(i) {

@@ -195,6 +195,10 @@ impl Sim {
         self.limits.set_faults(faults);
     }
 
+    pub(crate) fn delay_next(&self, n: usize, delay: std::time::Duration) {
+        self.limits.delay_next(n, delay);
+    }
+
     pub(crate) fn fail_next(&self, n: usize, status: u16) {
         self.limits.fail_next(n, status);
     }

@@ -43,6 +43,8 @@ struct FaultState {
     faults: Faults,
     next: VecDeque<u16>,
     rng: rand::rngs::StdRng,
+    /// One-shot delays for the next requests (slow answers), before `faults.delay`.
+    slow_next: VecDeque<Duration>,
 }
 
 /// Rate-limit and fault knobs.
@@ -62,6 +64,7 @@ impl Limits {
             faults: Mutex::new(FaultState {
                 faults: Faults::default(),
                 next: VecDeque::new(),
+                slow_next: VecDeque::new(),
                 rng: rand::rngs::StdRng::seed_from_u64(seed ^ 0xFA17),
             }),
         }
@@ -82,6 +85,13 @@ impl Limits {
         let mut f = lock(&self.faults);
         for _ in 0..n {
             f.next.push_back(status);
+        }
+    }
+
+    pub(crate) fn delay_next(&self, n: usize, delay: Duration) {
+        let mut f = lock(&self.faults);
+        for _ in 0..n {
+            f.slow_next.push_back(delay);
         }
     }
 
@@ -155,7 +165,11 @@ impl Limits {
     }
 
     fn delay(&self) -> Duration {
-        lock(&self.faults).faults.delay
+        let mut f = lock(&self.faults);
+        match f.slow_next.pop_front() {
+            Some(d) => d,
+            None => f.faults.delay,
+        }
     }
 
     fn truncate(&self) -> bool {

@@ -275,6 +275,11 @@ impl SimHandle {
         self.sim.set_faults(faults);
     }
     /// The next `n` data requests fail with `status`.
+    /// The next `n` data requests answer only after `delay` (slow answers, timeouts).
+    pub fn delay_next(&self, n: usize, delay: Duration) {
+        self.sim.delay_next(n, delay);
+    }
+
     pub fn fail_next(&self, n: usize, status: u16) {
         self.sim.fail_next(n, status);
     }

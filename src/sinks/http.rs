@@ -18,7 +18,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-
 pub struct HttpSink {
     name: String,
     url: String,
@@ -38,7 +37,10 @@ pub struct HttpSink {
 
 impl std::fmt::Debug for HttpSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpSink").field("name", &self.name).field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("HttpSink")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -53,11 +55,18 @@ fn local_host_name() -> String {
 
 impl HttpSink {
     pub fn new(cfg: &HttpSinkConfig) -> Result<HttpSink, SinkError> {
-        let name = cfg.name.clone().unwrap_or_else(|| format!("http:{}", cfg.url));
-        let err = |message: String| SinkError::Config { sink: name.clone(), message };
+        let name = cfg
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("http:{}", cfg.url));
+        let err = |message: String| SinkError::Config {
+            sink: name.clone(),
+            message,
+        };
         let token = match &cfg.token_file {
             Some(p) => {
-                let t = std::fs::read_to_string(p).map_err(|e| err(format!("cannot read token_file {}: {e}", p.display())))?;
+                let t = std::fs::read_to_string(p)
+                    .map_err(|e| err(format!("cannot read token_file {}: {e}", p.display())))?;
                 let t = t.trim().to_string();
                 if t.is_empty() {
                     return Err(err(format!("token_file {} is empty", p.display())));
@@ -68,8 +77,10 @@ impl HttpSink {
         };
         let mut headers = HeaderMap::new();
         for (k, v) in &cfg.headers {
-            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| err(format!("invalid header name {k:?}")))?;
-            let mut value = HeaderValue::from_str(v).map_err(|_| err(format!("invalid value for header {k:?}")))?;
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| err(format!("invalid header name {k:?}")))?;
+            let mut value = HeaderValue::from_str(v)
+                .map_err(|_| err(format!("invalid value for header {k:?}")))?;
             value.set_sensitive(true);
             headers.insert(name, value);
         }
@@ -80,19 +91,28 @@ impl HttpSink {
         match &cfg.proxy {
             Proxy::System => {}
             Proxy::None => b = b.no_proxy(),
-            Proxy::Url(u) => b = b.proxy(reqwest::Proxy::all(u).map_err(|e| err(format!("invalid proxy {u}: {e}")))?),
+            Proxy::Url(u) => {
+                b = b.proxy(
+                    reqwest::Proxy::all(u).map_err(|e| err(format!("invalid proxy {u}: {e}")))?,
+                )
+            }
         }
         if cfg.insecure {
             tracing::warn!(sink = %name, "insecure = true: the SIEM's TLS certificate is NOT verified");
             b = b.danger_accept_invalid_certs(true);
         }
         if let Some(p) = &cfg.ca_file {
-            let pem = std::fs::read(p).map_err(|e| err(format!("cannot read ca_file {}: {e}", p.display())))?;
-            for c in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| err(format!("ca_file {}: {e}", p.display())))? {
+            let pem = std::fs::read(p)
+                .map_err(|e| err(format!("cannot read ca_file {}: {e}", p.display())))?;
+            for c in reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| err(format!("ca_file {}: {e}", p.display())))?
+            {
                 b = b.add_root_certificate(c);
             }
         }
-        let client = b.build().map_err(|e| err(format!("cannot build the HTTP client: {e}")))?;
+        let client = b
+            .build()
+            .map_err(|e| err(format!("cannot build the HTTP client: {e}")))?;
         Ok(HttpSink {
             name: name.clone(),
             url: cfg.url.clone(),
@@ -120,12 +140,18 @@ impl HttpSink {
     /// One record as it appears in a request body (without separators).
     fn encode_one(&self, out: &mut Vec<u8>, r: &Record, batch: &Batch) {
         match self.format {
-            HttpSinkFormat::Ndjson | HttpSinkFormat::JsonArray => out.extend_from_slice(r.json.as_bytes()),
+            HttpSinkFormat::Ndjson | HttpSinkFormat::JsonArray => {
+                out.extend_from_slice(r.json.as_bytes())
+            }
             HttpSinkFormat::SplunkHec => {
                 out.extend_from_slice(b"{\"time\":");
                 out.extend_from_slice(r.time.to_string().as_bytes());
                 out.extend_from_slice(b",\"host\":");
-                out.extend_from_slice(serde_json::to_string(&self.host).unwrap_or_default().as_bytes());
+                out.extend_from_slice(
+                    serde_json::to_string(&self.host)
+                        .unwrap_or_default()
+                        .as_bytes(),
+                );
                 out.extend_from_slice(b",\"source\":\"docusign\",\"sourcetype\":\"docusign:");
                 out.extend_from_slice(batch.event_type.as_str().as_bytes());
                 out.extend_from_slice(b"\",\"event\":");
@@ -154,7 +180,9 @@ impl HttpSink {
                 one.push(b'\n');
             }
             let extra = one.len() + if count > 0 { sep.len() } else { 0 };
-            if count > 0 && (count >= self.max_events || body.len() + extra + close.len() > self.max_bytes) {
+            if count > 0
+                && (count >= self.max_events || body.len() + extra + close.len() > self.max_bytes)
+            {
                 body.extend_from_slice(close);
                 bodies.push((count, std::mem::replace(&mut body, open.to_vec())));
                 count = 0;
@@ -176,14 +204,23 @@ impl HttpSink {
         if !self.gzip {
             return Ok(body);
         }
-        let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
+        let mut enc = flate2::write::GzEncoder::new(
+            Vec::with_capacity(body.len() / 4),
+            flate2::Compression::fast(),
+        );
         enc.write_all(&body)
             .and_then(|_| enc.finish())
-            .map_err(|e| SinkError::Io { sink: self.name.clone(), message: format!("gzip: {e}") })
+            .map_err(|e| SinkError::Io {
+                sink: self.name.clone(),
+                message: format!("gzip: {e}"),
+            })
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        let cap = self.backoff_base.saturating_mul(1u32 << attempt.min(16)).min(self.backoff_max);
+        let cap = self
+            .backoff_base
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.backoff_max);
         Duration::from_millis(rand::thread_rng().gen_range(0..=cap.as_millis() as u64))
     }
 
@@ -203,9 +240,18 @@ impl HttpSink {
                 req = req.header("content-encoding", "gzip");
             }
             if let Some(t) = &self.token {
-                let scheme = if self.format == HttpSinkFormat::SplunkHec { "Splunk" } else { "Bearer" };
-                let mut v = HeaderValue::from_str(&format!("{scheme} {}", t.expose()))
-                    .map_err(|_| SinkError::Config { sink: self.name.clone(), message: "the token contains characters not allowed in a header".into() })?;
+                let scheme = if self.format == HttpSinkFormat::SplunkHec {
+                    "Splunk"
+                } else {
+                    "Bearer"
+                };
+                let mut v =
+                    HeaderValue::from_str(&format!("{scheme} {}", t.expose())).map_err(|_| {
+                        SinkError::Config {
+                            sink: self.name.clone(),
+                            message: "the token contains characters not allowed in a header".into(),
+                        }
+                    })?;
                 v.set_sensitive(true);
                 req = req.header("authorization", v);
             }
@@ -230,18 +276,33 @@ impl HttpSink {
                 }
                 Err(e) => (crate::client::describe_reqwest_error(&e), None),
             };
-            let delay = retry_after.unwrap_or_else(|| self.backoff(attempt)).min(Duration::from_secs(300));
+            let delay = retry_after
+                .unwrap_or_else(|| self.backoff(attempt))
+                .min(Duration::from_secs(300));
             attempt += 1;
             if attempt == 1 || attempt % 10 == 0 {
                 tracing::warn!(sink = %self.name, attempt, delay_ms = delay.as_millis() as u64, "delivery failed ({problem}); retrying until it succeeds");
             }
-            crate::metrics::global().add("docusign_collector_sink_retries_total", vec![("sink", self.name.clone())], 1.0);
+            crate::metrics::global().add(
+                "docusign_collector_sink_retries_total",
+                vec![("sink", self.name.clone())],
+                1.0,
+            );
             tokio::time::sleep(delay).await;
         }
     }
 
-    fn rejected(&self, status: u16, text: &str, events: usize, raw: &[u8]) -> Result<(), SinkError> {
-        let what = format!("the receiver rejected a batch of {events} events with HTTP {status}: {}", text.trim());
+    fn rejected(
+        &self,
+        status: u16,
+        text: &str,
+        events: usize,
+        raw: &[u8],
+    ) -> Result<(), SinkError> {
+        let what = format!(
+            "the receiver rejected a batch of {events} events with HTTP {status}: {}",
+            text.trim()
+        );
         match &self.dead_letter {
             Some(path) => {
                 let write = || -> std::io::Result<()> {
@@ -281,7 +342,10 @@ impl Sink for HttpSink {
                 offset += count;
                 // The dead-letter file keeps the records as JSONL, whatever the wire format.
                 let raw = if self.dead_letter.is_some() {
-                    records.iter().flat_map(|r| r.json.bytes().chain(std::iter::once(b'\n'))).collect()
+                    records
+                        .iter()
+                        .flat_map(|r| r.json.bytes().chain(std::iter::once(b'\n')))
+                        .collect()
                 } else {
                     Vec::new()
                 };
@@ -324,7 +388,10 @@ mod tests {
             integration: "acme".into(),
             event_type: EventType::CustomerEvents,
             records: (0..n)
-                .map(|i| Record { json: format!("{{\"i\":{i},\"pad\":\"{}\"}}", "x".repeat(size)), time: 1_700_000_000 + i as i64 })
+                .map(|i| Record {
+                    json: format!("{{\"i\":{i},\"pad\":\"{}\"}}", "x".repeat(size)),
+                    time: 1_700_000_000 + i as i64,
+                })
                 .collect(),
         }
     }

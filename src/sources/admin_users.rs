@@ -33,7 +33,9 @@ pub struct Watermark {
 
 impl Watermark {
     pub fn load(state: &State, integration: &str) -> Result<Option<Watermark>, StateError> {
-        Ok(state.get_value(integration, HWM_KEY)?.and_then(|s| serde_json::from_str(&s).ok()))
+        Ok(state
+            .get_value(integration, HWM_KEY)?
+            .and_then(|s| serde_json::from_str(&s).ok()))
     }
 
     pub fn save(&self, state: &State, integration: &str) -> Result<(), StateError> {
@@ -88,7 +90,8 @@ pub struct AdminPage {
 }
 
 pub fn parse_admin_page(body: &[u8]) -> Result<AdminPage, String> {
-    let page: UsersPage = serde_json::from_slice(body).map_err(|e| format!("not an Admin users page: {e}"))?;
+    let page: UsersPage =
+        serde_json::from_slice(body).map_err(|e| format!("not an Admin users page: {e}"))?;
     let mut users = Vec::with_capacity(page.users.len());
     for u in page.users {
         let id = serde_json::from_str::<UserPeek>(u.get())
@@ -125,18 +128,35 @@ impl AuditUser {
         match &self.esignature {
             Some(es) => {
                 let admin = self.admin.get().trim();
-                let inner = admin.strip_prefix('{').and_then(|a| a.strip_suffix('}')).map(str::trim);
+                let inner = admin
+                    .strip_prefix('{')
+                    .and_then(|a| a.strip_suffix('}'))
+                    .map(str::trim);
                 let joined = match inner {
                     Some("") => format!("{{\"esignature\":{}}}", es.get()),
                     Some(i) => format!("{{{i},\"esignature\":{}}}", es.get()),
                     None => format!("{{\"user\":{admin},\"esignature\":{}}}", es.get()),
                 };
                 match RawValue::from_string(joined) {
-                    Ok(raw) => record::build(&raw, time, EventType::AuditUsers, integration, change_keys),
-                    Err(_) => record::build(&self.admin, time, EventType::AuditUsers, integration, change_keys),
+                    Ok(raw) => {
+                        record::build(&raw, time, EventType::AuditUsers, integration, change_keys)
+                    }
+                    Err(_) => record::build(
+                        &self.admin,
+                        time,
+                        EventType::AuditUsers,
+                        integration,
+                        change_keys,
+                    ),
                 }
             }
-            None => record::build(&self.admin, time, EventType::AuditUsers, integration, change_keys),
+            None => record::build(
+                &self.admin,
+                time,
+                EventType::AuditUsers,
+                integration,
+                change_keys,
+            ),
         }
     }
 }
@@ -174,7 +194,10 @@ impl AdminUsersSource {
 
     /// The first page's URL for users modified at or after `since`.
     pub fn first_url(&self, since: i64) -> String {
-        let base = format!("{}/v2/organizations/{}/users", self.admin, self.organization_id);
+        let base = format!(
+            "{}/v2/organizations/{}/users",
+            self.admin, self.organization_id
+        );
         match url::Url::parse(&base) {
             Ok(mut u) => {
                 u.query_pairs_mut()
@@ -205,15 +228,21 @@ impl AdminUsersSource {
             return Ok(b);
         }
         let info = self.client.auth().userinfo().await?;
-        let account = info.account(Some(&self.account_id)).ok_or_else(|| ApiError::Malformed {
-            integration: self.integration.clone(),
-            api: Api::ESignature,
-            message: format!(
-                "userinfo lists no account {} for this user (accounts: {})",
-                self.account_id,
-                info.accounts.iter().map(|a| a.account_id.as_str()).collect::<Vec<_>>().join(", ")
-            ),
-        })?;
+        let account = info
+            .account(Some(&self.account_id))
+            .ok_or_else(|| ApiError::Malformed {
+                integration: self.integration.clone(),
+                api: Api::ESignature,
+                message: format!(
+                    "userinfo lists no account {} for this user (accounts: {})",
+                    self.account_id,
+                    info.accounts
+                        .iter()
+                        .map(|a| a.account_id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })?;
         let base = account.base_uri.trim_end_matches('/').to_string();
         let _ = state.set_value(&self.integration, BASE_URI_KEY, &base);
         Ok(base)
@@ -225,20 +254,33 @@ impl AdminUsersSource {
     }
 
     /// Enrich a page of users from eSignature, at most `concurrency` requests in flight, order kept.
-    pub async fn enrich_users(&self, base_uri: &str, users: Vec<(String, Box<RawValue>)>) -> Result<Vec<AuditUser>, ApiError> {
+    pub async fn enrich_users(
+        &self,
+        base_uri: &str,
+        users: Vec<(String, Box<RawValue>)>,
+    ) -> Result<Vec<AuditUser>, ApiError> {
         if !self.enrich {
             return Ok(users
                 .into_iter()
-                .map(|(id, admin)| AuditUser { id, admin, esignature: None, modified: None })
+                .map(|(id, admin)| AuditUser {
+                    id,
+                    admin,
+                    esignature: None,
+                    modified: None,
+                })
                 .collect());
         }
         let results: Vec<Result<AuditUser, ApiError>> = futures_util::stream::iter(users)
             .map(|(id, admin)| async move {
-                let url = format!("{base_uri}/restapi/v2.1/accounts/{}/users/{}", self.account_id, id);
+                let url = format!(
+                    "{base_uri}/restapi/v2.1/accounts/{}/users/{}",
+                    self.account_id, id
+                );
                 let es = self
                     .client
                     .get(Api::ESignature, &url, true, |b| {
-                        let raw: Box<RawValue> = serde_json::from_slice(b).map_err(|e| format!("eSignature user: {e}"))?;
+                        let raw: Box<RawValue> = serde_json::from_slice(b)
+                            .map_err(|e| format!("eSignature user: {e}"))?;
                         Ok(raw)
                     })
                     .await?;
@@ -249,7 +291,12 @@ impl AdminUsersSource {
                         .modified_date
                         .and_then(|d| parse_modified_date(&d))
                 });
-                Ok(AuditUser { id, admin, esignature: es, modified })
+                Ok(AuditUser {
+                    id,
+                    admin,
+                    esignature: es,
+                    modified,
+                })
             })
             .buffered(self.concurrency)
             .collect()
@@ -264,9 +311,18 @@ mod tests {
 
     #[test]
     fn modified_date_format() {
-        assert_eq!(parse_modified_date("3/12/2026 3:17:20 PM"), Some(1773328640));
-        assert_eq!(parse_modified_date("12/1/2025 12:00:00 AM"), Some(1764547200));
-        assert_eq!(parse_modified_date("12/1/2025 12:00:00 PM"), Some(1764590400));
+        assert_eq!(
+            parse_modified_date("3/12/2026 3:17:20 PM"),
+            Some(1773328640)
+        );
+        assert_eq!(
+            parse_modified_date("12/1/2025 12:00:00 AM"),
+            Some(1764547200)
+        );
+        assert_eq!(
+            parse_modified_date("12/1/2025 12:00:00 PM"),
+            Some(1764590400)
+        );
         assert_eq!(parse_modified_date("2025-12-01"), None);
     }
 
@@ -289,7 +345,13 @@ mod tests {
         let u = AuditUser {
             id: "u1".into(),
             admin: RawValue::from_string(r#"{"id":"u1","user_name":"A"}"#.into()).unwrap(),
-            esignature: Some(RawValue::from_string(r#"{"userId":"u1","userSettings":{"modifiedDate":"3/12/2026 3:17:20 PM"}}"#.into()).unwrap()),
+            esignature: Some(
+                RawValue::from_string(
+                    r#"{"userId":"u1","userSettings":{"modifiedDate":"3/12/2026 3:17:20 PM"}}"#
+                        .into(),
+                )
+                .unwrap(),
+            ),
             modified: Some(1773328640),
         };
         assert_eq!(u.key(), "u1@1773328640");
@@ -299,8 +361,13 @@ mod tests {
         assert_eq!(v["esignature"]["userId"], "u1");
         assert_eq!(v["_time"], "2026-03-12T15:17:20Z");
         assert_eq!(v["source_log_type"], "auditusers");
-        let unknown = AuditUser { esignature: None, modified: None, ..u };
-        let v: serde_json::Value = serde_json::from_str(&unknown.to_record("acme", false, 1773328000).json).unwrap();
+        let unknown = AuditUser {
+            esignature: None,
+            modified: None,
+            ..u
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(&unknown.to_record("acme", false, 1773328000).json).unwrap();
         assert!(v.get("esignature").is_none());
         assert_eq!(v["_time"], "2026-03-12T15:06:40Z");
     }

@@ -82,7 +82,9 @@ impl MonitorSource {
             Ok(u) => u,
             Err(_) => return format!("{}{path}", self.base),
         };
-        url.query_pairs_mut().append_pair("cursor", cursor).append_pair("limit", &limit.to_string());
+        url.query_pairs_mut()
+            .append_pair("cursor", cursor)
+            .append_pair("limit", &limit.to_string());
         url.to_string()
     }
 
@@ -102,7 +104,13 @@ impl MonitorSource {
 
     /// Parse a page body into records. Errors describe what is wrong with the body.
     pub fn parse(&self, body: &[u8], cursor: &str) -> Result<MonitorPage, String> {
-        parse_page(body, cursor, &self.integration, self.change_keys, crate::auth::now_unix())
+        parse_page(
+            body,
+            cursor,
+            &self.integration,
+            self.change_keys,
+            crate::auth::now_unix(),
+        )
     }
 }
 
@@ -114,7 +122,8 @@ pub fn parse_page(
     change_keys: bool,
     now: i64,
 ) -> Result<MonitorPage, String> {
-    let env: Envelope = serde_json::from_slice(body).map_err(|e| format!("not a Monitor stream page: {e}"))?;
+    let env: Envelope =
+        serde_json::from_slice(body).map_err(|e| format!("not a Monitor stream page: {e}"))?;
     let end_cursor = env
         .end_cursor
         .ok_or_else(|| "the page has no endCursor".to_string())?
@@ -134,17 +143,32 @@ pub fn parse_page(
                 now
             }
         };
-        records.push(record::build(ev, time, EventType::CustomerEvents, integration, change_keys));
+        records.push(record::build(
+            ev,
+            time,
+            EventType::CustomerEvents,
+            integration,
+            change_keys,
+        ));
     }
     if bad > 0 {
-        tracing::warn!(integration, events = bad, "events without a readable timestamp: _time set to the collection time");
+        tracing::warn!(
+            integration,
+            events = bad,
+            "events without a readable timestamp: _time set to the collection time"
+        );
         crate::metrics::global().add(
             "docusign_collector_bad_timestamps_total",
             vec![("integration", integration.to_string())],
             bad as f64,
         );
     }
-    Ok(MonitorPage { cursor: cursor.to_string(), end_cursor, records, bad_timestamps: bad })
+    Ok(MonitorPage {
+        cursor: cursor.to_string(),
+        end_cursor,
+        records,
+        bad_timestamps: bad,
+    })
 }
 
 #[cfg(test)]
@@ -182,8 +206,18 @@ mod tests {
 
     #[test]
     fn malformed_pages_are_errors_not_panics() {
-        for body in [&b""[..], b"{", b"[]", br#"{"data":[]}"#, br#"{"endCursor":"x","data":[{"a":1}"#] {
-            assert!(parse_page(body, "", "acme", false, 0).is_err(), "{:?}", String::from_utf8_lossy(body));
+        for body in [
+            &b""[..],
+            b"{",
+            b"[]",
+            br#"{"data":[]}"#,
+            br#"{"endCursor":"x","data":[{"a":1}"#,
+        ] {
+            assert!(
+                parse_page(body, "", "acme", false, 0).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 }

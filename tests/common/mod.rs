@@ -12,7 +12,12 @@ use std::sync::OnceLock;
 
 pub const INTEGRATION_KEY: &str = "11111111-test-4000-8000-000000000001";
 pub const USER_ID: &str = "22222222-test-4000-8000-000000000002";
-pub const ALL_SCOPES: [&str; 4] = ["signature", "impersonation", "organization_read", "user_read"];
+pub const ALL_SCOPES: [&str; 4] = [
+    "signature",
+    "impersonation",
+    "organization_read",
+    "user_read",
+];
 
 /// One RSA key pair for the whole test binary (generation takes a moment).
 pub fn key_pair() -> &'static (String, String) {
@@ -31,7 +36,11 @@ pub fn client(scopes: &[&str]) -> SimClient {
 
 /// A default simulator configuration with the test client registered.
 pub fn sim_config(backlog: usize) -> SimConfig {
-    SimConfig { clients: vec![client(&ALL_SCOPES)], backlog_events: backlog, ..SimConfig::default() }
+    SimConfig {
+        clients: vec![client(&ALL_SCOPES)],
+        backlog_events: backlog,
+        ..SimConfig::default()
+    }
 }
 
 pub struct Env {
@@ -44,15 +53,21 @@ pub struct Env {
     pub customer_events: String,
     /// Extra TOML for `[integrations.audit_users]`.
     pub audit_users: String,
-    /// Extra top-level TOML (e.g. more sinks).
+    /// TOML for `[integrations.rate_limit]` (default: out of the way).
+    pub rate_limit: String,
+    /// Extra TOML at the end (e.g. more sinks).
     pub extra: String,
+    /// Top-level keys (before any table).
+    pub top: String,
     /// Whether the configuration has the file sink at `events_path()`.
     pub file_sink: bool,
 }
 
 impl Env {
     pub async fn start(sim_config: SimConfig) -> Env {
-        let sim = SimHandle::start(sim_config.clone(), ([127, 0, 0, 1], 0).into()).await.expect("simulator starts");
+        let sim = SimHandle::start(sim_config.clone(), ([127, 0, 0, 1], 0).into())
+            .await
+            .expect("simulator starts");
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("key.pem"), &key_pair().0).expect("write key");
         Env {
@@ -62,7 +77,9 @@ impl Env {
             integration_extra: String::new(),
             customer_events: "page_size = 2000\nstart_from = \"30d\"\n".into(),
             audit_users: "start_from = \"3650d\"\n".into(),
+            rate_limit: "per_hour = 1000000\nburst = 10000\n".into(),
             extra: String::new(),
+            top: String::new(),
             file_sink: true,
         }
     }
@@ -84,6 +101,7 @@ impl Env {
         let base = self.sim.base_url();
         let text = format!(
             r#"state_path = "{state}"
+{top}
 
 [log]
 level = "info"
@@ -106,6 +124,9 @@ interval = "1s"
 interval = "1s"
 {au}
 
+[integrations.rate_limit]
+{rl}
+
 [integrations.endpoints]
 oauth = "{base}"
 monitor = "{base}"
@@ -116,6 +137,7 @@ admin = "{admin}"
 {extra}
 "#,
             state = self.state_path().display(),
+            top = self.top,
             ik = INTEGRATION_KEY,
             uid = USER_ID,
             key = self.path("key.pem").display(),
@@ -124,9 +146,13 @@ admin = "{admin}"
             integration_extra = self.integration_extra,
             ce = self.customer_events,
             au = self.audit_users,
+            rl = self.rate_limit,
             admin = self.sim.admin_url(),
             file_sink = if self.file_sink {
-                format!("[[sinks]]\ntype = \"file\"\npath = \"{}\"\n", self.events_path().display())
+                format!(
+                    "[[sinks]]\ntype = \"file\"\npath = \"{}\"\n",
+                    self.events_path().display()
+                )
             } else {
                 String::new()
             },
@@ -169,7 +195,10 @@ pub fn read_jsonl(path: &Path) -> Vec<Value> {
     };
     text.lines()
         .enumerate()
-        .map(|(i, l)| serde_json::from_str(l).unwrap_or_else(|e| panic!("line {} is not JSON ({e}): {l:.200}", i + 1)))
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("line {} is not JSON ({e}): {l:.200}", i + 1))
+        })
         .collect()
 }
 
@@ -177,7 +206,12 @@ pub fn read_jsonl(path: &Path) -> Vec<Value> {
 pub fn event_ids(events: &[Value]) -> Vec<String> {
     events
         .iter()
-        .map(|e| e["eventId"].as_str().unwrap_or_else(|| panic!("no eventId in {e}")).to_string())
+        .map(|e| {
+            e["eventId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no eventId in {e}"))
+                .to_string()
+        })
         .collect()
 }
 
@@ -186,25 +220,41 @@ pub fn stderr(o: &Output) -> String {
 }
 
 pub fn assert_success(o: &Output) {
-    assert!(o.status.success(), "exit {:?}\nstderr:\n{}", o.status, stderr(o));
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstderr:\n{}",
+        o.status,
+        stderr(o)
+    );
 }
 
 /// Page through the simulator's Monitor stream with a minimal client of the test's own (not the
 /// collector's), from `since` (ISO time), and return every event as Docusign sent it.
 pub async fn fetch_all_raw(env: &Env, since: &str) -> Vec<Value> {
     let base = env.sim.base_url();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     let aud = base.trim_start_matches("http://").to_string();
     let claims = serde_json::json!({
         "iss": INTEGRATION_KEY, "sub": USER_ID, "aud": aud, "iat": now, "exp": now + 3000,
         "scope": "signature impersonation",
     });
     let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_pair().0.as_bytes()).unwrap();
-    let jwt = jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256), &claims, &key).unwrap();
+    let jwt = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims,
+        &key,
+    )
+    .unwrap();
     let http = reqwest::Client::new();
     let tok: Value = http
         .post(format!("{base}/oauth/token"))
-        .form(&[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", &jwt)])
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ("assertion", &jwt),
+        ])
         .send()
         .await
         .unwrap()

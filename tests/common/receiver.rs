@@ -29,7 +29,9 @@ pub struct Receiver(pub Arc<Mutex<Inner>>);
 impl Receiver {
     /// Serve on a free loopback port; returns the ingest URL.
     pub async fn start(&self) -> String {
-        let app = Router::new().route("/ingest", post(ingest)).with_state(self.clone());
+        let app = Router::new()
+            .route("/ingest", post(ingest))
+            .with_state(self.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -48,11 +50,16 @@ impl Receiver {
 fn decode(headers: &HeaderMap, body: &[u8]) -> Vec<Value> {
     let mut raw = Vec::new();
     if headers.get("content-encoding").is_some_and(|v| v == "gzip") {
-        flate2::read::GzDecoder::new(body).read_to_end(&mut raw).expect("valid gzip");
+        flate2::read::GzDecoder::new(body)
+            .read_to_end(&mut raw)
+            .expect("valid gzip");
     } else {
         raw = body.to_vec();
     }
-    let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if raw.first() == Some(&b'[') {
         assert_eq!(ct, "application/json");
         serde_json::from_slice::<Vec<Value>>(&raw).expect("a JSON array")
@@ -77,7 +84,9 @@ async fn ingest(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> S
     let events = decode(&headers, &body);
     let size = if headers.get("content-encoding").is_some() {
         let mut raw = Vec::new();
-        flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut raw).unwrap();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_end(&mut raw)
+            .unwrap();
         raw.len()
     } else {
         body.len()
