@@ -296,7 +296,7 @@ impl Collector {
                         event_type: EventType::CustomerEvents,
                         records: page.records,
                     });
-                    deliver(sinks, batch).await?;
+                    deliver_page(sinks, state, batch, &page.end_cursor).await?;
                 }
                 if crate::fault::hit("after_sink_write") {
                     crate::fault::crash("after_sink_write");
@@ -417,6 +417,66 @@ impl Collector {
             next.save(&self.state, name)?;
         }
         Ok(stats)
+    }
+}
+
+/// State key under which a sink's acceptance of a page is remembered while another sink failed.
+fn ack_key(sink: &str, et: EventType) -> String {
+    format!("ack.{}.{sink}", et.as_str())
+}
+
+/// Deliver a page (identified by its end cursor) to every sink. When some sinks fail, the ones
+/// that accepted remember it, and the retry of the same page skips them: a healthy sink gets
+/// no duplicates while another one is failing.
+pub async fn deliver_page(
+    sinks: &[Arc<dyn Sink>],
+    state: &State,
+    batch: Arc<Batch>,
+    end_cursor: &str,
+) -> Result<(), CycleError> {
+    if sinks.len() < 2 {
+        return Ok(deliver(sinks, batch).await?);
+    }
+    let et = batch.event_type;
+    let mut pending = Vec::with_capacity(sinks.len());
+    for s in sinks {
+        let acked = state.get_value(&batch.integration, &ack_key(s.name(), et))?;
+        if acked.as_deref() != Some(end_cursor) {
+            pending.push(s.clone());
+        } else {
+            tracing::debug!(
+                sink = s.name(),
+                "sink already accepted this page; not sending it again"
+            );
+        }
+    }
+    let results =
+        futures_util::future::join_all(pending.iter().map(|s| s.deliver(batch.clone()))).await;
+    let mut first_error = None;
+    for (sink, r) in pending.iter().zip(&results) {
+        if r.is_err() {
+            metrics::global().add(
+                "docusign_collector_sink_errors_total",
+                vec![("sink", sink.name().to_string())],
+                1.0,
+            );
+        }
+    }
+    if results.iter().any(|r| r.is_err()) {
+        for (sink, r) in pending.iter().zip(results) {
+            match r {
+                Ok(()) => {
+                    state.set_value(&batch.integration, &ack_key(sink.name(), et), end_cursor)?
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
     }
 }
 

@@ -285,3 +285,34 @@ async fn with_two_sinks_one_failing_for_a_while_both_get_everything_and_the_heal
         "the healthy sink got no duplicates"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_rejection_the_retry_skips_the_sink_that_already_accepted() {
+    let healthy = Receiver::default();
+    let rejecting = Receiver::default();
+    rejecting.lock().always = Some(403);
+    let (hu, ru) = (healthy.start().await, rejecting.start().await);
+    let mut env = Env::start(sim_config(2_500)).await;
+    env.file_sink = false;
+    env.customer_events = "page_size = 1000\nstart_from = \"30d\"\n".into();
+    env.extra = format!(
+        "{}\n{}",
+        http_sink(&hu, "name = \"a\""),
+        http_sink(&ru, "name = \"b\"")
+    );
+    assert!(!env.run(&["once"], &[]).await.status.success());
+    assert!(!env.run(&["once"], &[]).await.status.success());
+    assert_eq!(
+        healthy.events().len(),
+        1_000,
+        "the first page, once, although it was retried"
+    );
+    rejecting.lock().always = None;
+    assert_success(&env.run(&["once"], &[]).await);
+    assert_eq!(
+        healthy.events().len(),
+        2_500,
+        "no duplicates in the healthy sink"
+    );
+    assert_eq!(rejecting.events().len(), 2_500);
+}

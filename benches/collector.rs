@@ -1,0 +1,232 @@
+//! `cargo bench --bench collector [-- SCENARIO…]`: throughput and peak RSS of the release
+//! collector against the built-in simulator on loopback. Scenarios (default: all):
+//! - `drain`:  `once` drains a 50,000 and a 200,000-event backlog into a file;
+//! - `users`:  10,000 audit users enriched at concurrency 1 and 4, 20 ms per simulator answer;
+//! - `budget`: a backlog drained under an hourly budget (ours, then Docusign's headers), as a
+//!   fraction of the most the budget allows;
+//! - `http`:   200,000 events through the http sink (ndjson, gzip off and on) to a loopback receiver.
+//!
+//! The simulator (and the receiver) run in this process; the collector is a child process whose
+//! peak RSS (VmHWM) is read from /proc while it runs.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::*;
+use docusign_collector::sim::{Faults, RateLimit, SimConfig};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Run `once` and return (seconds, peak RSS in MiB).
+async fn once(env: &Env) -> (f64, f64) {
+    let config = env.write_config();
+    let t0 = Instant::now();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_docusign-collector"))
+        .arg("--config")
+        .arg(&config)
+        .arg("once")
+        .env("DOCUSIGN_COLLECTOR__LOG__LEVEL", "warn")
+        .spawn()
+        .expect("collector starts");
+    let pid = child.id().expect("pid");
+    let mut peak = 0;
+    loop {
+        if let Some(kib) = vm_hwm_kib(pid) {
+            peak = peak.max(kib);
+        }
+        if let Ok(status) = tokio::time::timeout(Duration::from_millis(20), child.wait()).await {
+            assert!(status.expect("wait").success(), "collector failed");
+            break;
+        }
+    }
+    (t0.elapsed().as_secs_f64(), peak as f64 / 1024.0)
+}
+
+fn lines(path: &std::path::Path) -> usize {
+    std::fs::read(path)
+        .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+        .unwrap_or(0)
+}
+
+async fn drain() {
+    println!("\n## drain: `once`, backlog → file sink (page_size 2000)");
+    println!(
+        "{:>10} {:>9} {:>12} {:>14}",
+        "events", "seconds", "events/s", "peak RSS MiB"
+    );
+    for n in [50_000, 200_000] {
+        let env = Env::start(sim_config(n)).await;
+        let (secs, rss) = once(&env).await;
+        assert_eq!(lines(&env.events_path()), n, "every event delivered");
+        println!(
+            "{:>10} {:>9.2} {:>12.0} {:>14.1}",
+            n,
+            secs,
+            n as f64 / secs,
+            rss
+        );
+    }
+}
+
+async fn users() {
+    println!("\n## users: 10,000 audit users, eSignature enrichment, 20 ms per simulator answer");
+    println!(
+        "{:>12} {:>9} {:>10} {:>14}",
+        "concurrency", "seconds", "users/s", "peak RSS MiB"
+    );
+    for c in [1, 4] {
+        let mut env = Env::start(SimConfig {
+            users: 10_000,
+            ..sim_config(0)
+        })
+        .await;
+        env.integration_extra = "event_types = [\"audit_users\"]".into();
+        env.audit_users =
+            format!("start_from = \"3650d\"\npage_size = 250\nenrich_concurrency = {c}\n");
+        env.sim.set_faults(Faults {
+            delay: Duration::from_millis(20),
+            ..Faults::default()
+        });
+        let (secs, rss) = once(&env).await;
+        assert_eq!(lines(&env.events_path()), 10_000);
+        println!(
+            "{:>12} {:>9.2} {:>10.0} {:>14.1}",
+            c,
+            secs,
+            10_000.0 / secs,
+            rss
+        );
+    }
+}
+
+async fn budget() {
+    println!("\n## budget: backlog drained under an hourly budget (page_size 100)");
+    println!(
+        "{:<44} {:>9} {:>12} {:>12} {:>9} {:>6}",
+        "budget", "seconds", "events/s", "allowed/s", "fraction", "429s"
+    );
+    // Our own share: rate_limit.per_hour = 36,000 calls (10/s), no burst head start.
+    let mut env = Env::start(sim_config(30_000)).await;
+    env.customer_events = "page_size = 100\nstart_from = \"30d\"\n".into();
+    env.rate_limit = "per_hour = 36000\nburst = 1\n".into();
+    let (secs, _) = once(&env).await;
+    assert_eq!(lines(&env.events_path()), 30_000);
+    let allowed = 36_000.0 / 3600.0 * 100.0;
+    let rate = 30_000.0 / secs;
+    println!(
+        "{:<44} {:>9.2} {:>12.0} {:>12.0} {:>8.1}% {:>6}",
+        "rate_limit.per_hour = 36000, burst = 1",
+        secs,
+        rate,
+        allowed,
+        100.0 * rate / allowed,
+        env.sim.stats().rate_limited
+    );
+    // Docusign's budget, read from the headers: 30 calls per 5-second window, reserve 0.
+    let mut env = Env::start(sim_config(30_000)).await;
+    env.customer_events = "page_size = 100\nstart_from = \"30d\"\n".into();
+    env.rate_limit = "per_hour = 1000000\nburst = 10000\nreserve = 0\n".into();
+    env.sim.set_rate_limit(Some(RateLimit {
+        limit: 30,
+        window: Duration::from_secs(5),
+        burst_limit: 10_000,
+        burst_window: Duration::from_secs(30),
+    }));
+    let (secs, _) = once(&env).await;
+    assert_eq!(lines(&env.events_path()), 30_000);
+    let allowed = 30.0 / 5.0 * 100.0;
+    let rate = 30_000.0 / secs;
+    println!(
+        "{:<44} {:>9.2} {:>12.0} {:>12.0} {:>8.1}% {:>6}",
+        "Docusign headers: 30 calls / 5 s window",
+        secs,
+        rate,
+        allowed,
+        100.0 * rate / allowed,
+        env.sim.stats().rate_limited
+    );
+}
+
+/// A receiver that only counts records (newlines after gunzip), so it costs the machine little.
+async fn counting_receiver(count: Arc<AtomicUsize>) -> String {
+    use axum::body::Bytes;
+    use axum::http::HeaderMap;
+    use std::io::Read;
+    let app = axum::Router::new().route(
+        "/ingest",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let count = count.clone();
+            async move {
+                let n = if headers.get("content-encoding").is_some() {
+                    let mut raw = Vec::new();
+                    let _ = flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut raw);
+                    raw.iter().filter(|&&c| c == b'\n').count()
+                } else {
+                    body.iter().filter(|&&c| c == b'\n').count()
+                };
+                count.fetch_add(n, Ordering::Relaxed);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/ingest")
+}
+
+async fn http() {
+    println!("\n## http: 200,000 events through the http sink (ndjson, batch_max_events 500)");
+    println!(
+        "{:>6} {:>9} {:>12} {:>14}",
+        "gzip", "seconds", "events/s", "peak RSS MiB"
+    );
+    for gzip in [false, true] {
+        let count = Arc::new(AtomicUsize::new(0));
+        let url = counting_receiver(count.clone()).await;
+        let mut env = Env::start(sim_config(200_000)).await;
+        env.file_sink = false;
+        env.extra = format!(
+            "[[sinks]]\ntype = \"http\"\nurl = \"{url}\"\nformat = \"ndjson\"\ngzip = {gzip}\n"
+        );
+        let (secs, rss) = once(&env).await;
+        assert_eq!(count.load(Ordering::Relaxed), 200_000);
+        println!(
+            "{:>6} {:>9.2} {:>12.0} {:>14.1}",
+            gzip,
+            secs,
+            200_000.0 / secs,
+            rss
+        );
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let run = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
+    if run("drain") {
+        drain().await;
+    }
+    if run("users") {
+        users().await;
+    }
+    if run("budget") {
+        budget().await;
+    }
+    if run("http") {
+        http().await;
+    }
+}
