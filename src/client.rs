@@ -137,12 +137,28 @@ pub fn describe_reqwest_error(e: &reqwest::Error) -> String {
 
 /// Build the reqwest client for an integration's `[http]` settings.
 pub fn build_http(cfg: &HttpConfig) -> Result<reqwest::Client, String> {
+    build_client(
+        cfg.timeout.0,
+        &cfg.proxy,
+        cfg.insecure,
+        cfg.ca_file.as_deref(),
+    )
+}
+
+/// A reqwest client with a timeout, a proxy choice, optional extra CA certificates, and
+/// (when `insecure`) no certificate verification. Shared by the API clients and the http sink.
+pub fn build_client(
+    timeout: Duration,
+    proxy: &Proxy,
+    insecure: bool,
+    ca_file: Option<&std::path::Path>,
+) -> Result<reqwest::Client, String> {
     let mut b = reqwest::Client::builder()
-        .timeout(cfg.timeout.0)
-        .connect_timeout(cfg.timeout.0.min(Duration::from_secs(15)))
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(15)))
         .user_agent(concat!("docusign-collector/", env!("CARGO_PKG_VERSION")))
         .pool_idle_timeout(Duration::from_secs(60));
-    match &cfg.proxy {
+    match proxy {
         Proxy::System => {}
         Proxy::None => b = b.no_proxy(),
         Proxy::Url(u) => {
@@ -150,10 +166,10 @@ pub fn build_http(cfg: &HttpConfig) -> Result<reqwest::Client, String> {
             b = b.proxy(p);
         }
     }
-    if cfg.insecure {
+    if insecure {
         b = b.danger_accept_invalid_certs(true);
     }
-    if let Some(path) = &cfg.ca_file {
+    if let Some(path) = ca_file {
         let pem = std::fs::read(path)
             .map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {

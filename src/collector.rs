@@ -101,6 +101,20 @@ pub struct CycleStats {
     pub events: u64,
 }
 
+impl CycleStats {
+    /// Count a page every sink accepted (here and in the process metrics).
+    fn page_delivered(&mut self, integration: &str, et: EventType, events: u64) {
+        self.pages += 1;
+        self.events += events;
+        let labels = vec![
+            ("integration", integration.to_string()),
+            ("event_type", et.as_str().to_string()),
+        ];
+        metrics::global().add("docusign_collector_pages_total", labels.clone(), 1.0);
+        metrics::global().add("docusign_collector_events_total", labels, events as f64);
+    }
+}
+
 /// Everything one integration needs at run time.
 pub struct Integration {
     pub config: IntegrationConfig,
@@ -304,14 +318,7 @@ impl Collector {
                 if page.end_cursor != page.cursor {
                     state.save_cursor(&name, EventType::CustomerEvents, &page.end_cursor)?;
                 }
-                stats.pages += 1;
-                stats.events += events;
-                let labels = vec![
-                    ("integration", name.clone()),
-                    ("event_type", "customer_events".to_string()),
-                ];
-                metrics::global().add("docusign_collector_pages_total", labels.clone(), 1.0);
-                metrics::global().add("docusign_collector_events_total", labels, events as f64);
+                stats.page_delivered(&name, EventType::CustomerEvents, events);
                 tracing::debug!(integration = %name, events, cursor = %page.end_cursor, "page delivered");
             }
             Ok::<CycleStats, CycleError>(stats)
@@ -391,16 +398,10 @@ impl Collector {
                     event_type: EventType::AuditUsers,
                     records,
                 });
-                deliver(&self.sinks, batch).await?;
+                // The page's URL (with its last_modified_since and start) identifies it.
+                deliver_page(&self.sinks, &self.state, batch, &url).await?;
             }
-            stats.pages += 1;
-            stats.events += events;
-            let labels = vec![
-                ("integration", name.to_string()),
-                ("event_type", "audit_users".to_string()),
-            ];
-            metrics::global().add("docusign_collector_pages_total", labels.clone(), 1.0);
-            metrics::global().add("docusign_collector_events_total", labels, events as f64);
+            stats.page_delivered(name, EventType::AuditUsers, events);
             match page.next {
                 Some(n) => url = n,
                 None => break,

@@ -176,41 +176,19 @@ async fn a_line_torn_by_a_kill_is_cut_on_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_collects_live_events_and_stops_on_sigterm() {
     let env = Env::start(sim_config(500)).await;
-    let config = env.write_config();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_docusign-collector"))
-        .arg("--config")
-        .arg(&config)
-        .arg("run")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let wait_for = |n: usize| {
-        let path = env.events_path();
-        async move {
-            for _ in 0..600 {
-                if read_jsonl(&path).len() >= n {
-                    return true;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            false
-        }
-    };
-    assert!(wait_for(500).await, "backlog collected");
+    let mut child = env.spawn(&["run"]);
+    let path = env.events_path();
+    assert!(
+        eventually(60, || read_jsonl(&path).len() >= 500).await,
+        "backlog collected"
+    );
     env.sim.append_events(25);
     assert!(
-        wait_for(525).await,
+        eventually(60, || read_jsonl(&path).len() >= 525).await,
         "appended events collected by a later cycle"
     );
-    let pid = child.id().unwrap().to_string();
     let t0 = std::time::Instant::now();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    sigterm(&child);
     let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
         .await
         .expect("exits after SIGTERM")
@@ -331,4 +309,42 @@ fn demo_prints_jsonl_events_with_the_added_fields() {
         !String::from_utf8_lossy(&out.stderr).is_empty(),
         "logs go to stderr"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_failing_integration_never_stalls_another() {
+    let mut env = Env::start(sim_config(2_000)).await;
+    env.extra = format!(
+        r#"
+[[integrations]]
+name = "beta"
+environment = "developer"
+integration_key = "99999999-not-registered"
+user_id = "{USER_ID}"
+private_key_file = "{key}"
+
+[integrations.endpoints]
+oauth = "{base}"
+monitor = "{base}"
+"#,
+        key = env.path("key.pem").display(),
+        base = env.sim.base_url(),
+    );
+    let out = env.run(&["once"], &[]).await;
+    assert!(
+        !out.status.success(),
+        "once reports the failing integration"
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("beta") && err.contains("issuer_not_found"),
+        "{err}"
+    );
+    let events = env.events();
+    assert_eq!(
+        events.len(),
+        2_000,
+        "the healthy integration collected everything"
+    );
+    assert!(events.iter().all(|e| e["_integration"] == "acme"));
 }

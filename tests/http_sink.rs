@@ -179,22 +179,11 @@ async fn a_process_killed_during_an_outage_loses_nothing() {
     env.file_sink = false;
     env.customer_events = "page_size = 1000\nstart_from = \"30d\"\n".into();
     env.extra = http_sink(&url, "");
-    let config = env.write_config();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_docusign-collector"))
-        .arg("--config")
-        .arg(&config)
-        .arg("run")
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    for _ in 0..200 {
-        if recv.lock().attempts >= 5 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(recv.lock().attempts >= 5);
+    let mut child = env.spawn(&["run"]);
+    assert!(
+        eventually(10, || recv.lock().attempts >= 5).await,
+        "posts were attempted"
+    );
     child.start_kill().unwrap();
     child.wait().await.unwrap();
     recv.lock().always = None;
@@ -216,27 +205,13 @@ async fn sigterm_during_an_outage_exits_within_the_bound() {
     env.file_sink = false;
     env.top = "shutdown_timeout = \"3s\"".into();
     env.extra = http_sink(&url, "");
-    let config = env.write_config();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_docusign-collector"))
-        .arg("--config")
-        .arg(&config)
-        .arg("run")
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    for _ in 0..200 {
-        if recv.lock().attempts >= 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut child = env.spawn(&["run"]);
+    assert!(
+        eventually(10, || recv.lock().attempts >= 3).await,
+        "posts were attempted"
+    );
     let t0 = std::time::Instant::now();
-    let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
+    sigterm(&child);
     let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
         .await
         .expect("exited")

@@ -100,3 +100,33 @@ async fn an_answer_slower_than_the_timeout_is_retried() {
         "the slow answer was retried"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_callers_share_one_grant() {
+    use docusign_collector::collector::Collector;
+    use docusign_collector::state::State;
+    let env = Env::start(sim_config(0)).await;
+    let cfg = docusign_collector::config::load(&env.write_config()).expect("valid config");
+    let collector = Collector::new(&cfg, State::open_in_memory().unwrap(), Vec::new()).unwrap();
+    let auth = collector.integrations[0].auth.clone();
+    let grab = |n: usize| {
+        let auth = auth.clone();
+        futures_util::future::join_all((0..n).map(move |_| {
+            let a = auth.clone();
+            async move { a.access_token().await.expect("token") }
+        }))
+    };
+    let tokens = grab(16).await;
+    assert!(tokens.iter().all(|t| t == &tokens[0]));
+    assert_eq!(
+        env.sim.stats().token_grants,
+        1,
+        "16 concurrent callers, one grant"
+    );
+    // Every caller saw the token refused: they drop it and share one new grant.
+    env.sim.revoke_tokens();
+    futures_util::future::join_all((0..16).map(|_| auth.invalidate(&tokens[0]))).await;
+    let renewed = grab(16).await;
+    assert!(renewed.iter().all(|t| t == &renewed[0] && t != &tokens[0]));
+    assert_eq!(env.sim.stats().token_grants, 2);
+}

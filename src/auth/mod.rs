@@ -357,6 +357,14 @@ impl Authenticator {
             .map_err(|e| self.state_err(e))
     }
 
+    fn transport_error(&self, e: &reqwest::Error) -> AuthError {
+        AuthError::Transport {
+            integration: self.integration.clone(),
+            oauth: self.endpoints.oauth.clone(),
+            message: crate::client::describe_reqwest_error(e),
+        }
+    }
+
     fn state_err(&self, source: StateError) -> AuthError {
         AuthError::State {
             integration: self.integration.clone(),
@@ -388,11 +396,7 @@ impl Authenticator {
         let now = now_unix();
         let assertion = self.assertion(now)?;
         let url = format!("{}/oauth/token", self.endpoints.oauth);
-        let transport = |e: reqwest::Error| AuthError::Transport {
-            integration: self.integration.clone(),
-            oauth: self.endpoints.oauth.clone(),
-            message: crate::client::describe_reqwest_error(&e),
-        };
+        let transport = |e: reqwest::Error| self.transport_error(&e);
         let resp = self
             .http
             .post(&url)
@@ -480,11 +484,7 @@ impl Authenticator {
     pub async fn userinfo(&self) -> Result<UserInfo, AuthError> {
         let token = self.access_token().await?;
         let url = format!("{}/oauth/userinfo", self.endpoints.oauth);
-        let transport = |e: reqwest::Error| AuthError::Transport {
-            integration: self.integration.clone(),
-            oauth: self.endpoints.oauth.clone(),
-            message: crate::client::describe_reqwest_error(&e),
-        };
+        let transport = |e: reqwest::Error| self.transport_error(&e);
         let resp = self
             .http
             .get(&url)

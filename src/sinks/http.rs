@@ -8,7 +8,7 @@
 //! the sink moves on. The token is sent, never logged.
 
 use super::{DeliverFuture, Sink, SinkError};
-use crate::config::{HttpSinkConfig, HttpSinkFormat, Proxy};
+use crate::config::{HttpSinkConfig, HttpSinkFormat};
 use crate::record::{Batch, Record};
 use crate::secret::Secret;
 use rand::Rng;
@@ -84,35 +84,16 @@ impl HttpSink {
             value.set_sensitive(true);
             headers.insert(name, value);
         }
-        let mut b = reqwest::Client::builder()
-            .timeout(cfg.timeout.0)
-            .connect_timeout(cfg.timeout.0.min(Duration::from_secs(15)))
-            .user_agent(concat!("docusign-collector/", env!("CARGO_PKG_VERSION")));
-        match &cfg.proxy {
-            Proxy::System => {}
-            Proxy::None => b = b.no_proxy(),
-            Proxy::Url(u) => {
-                b = b.proxy(
-                    reqwest::Proxy::all(u).map_err(|e| err(format!("invalid proxy {u}: {e}")))?,
-                )
-            }
-        }
         if cfg.insecure {
             tracing::warn!(sink = %name, "insecure = true: the SIEM's TLS certificate is NOT verified");
-            b = b.danger_accept_invalid_certs(true);
         }
-        if let Some(p) = &cfg.ca_file {
-            let pem = std::fs::read(p)
-                .map_err(|e| err(format!("cannot read ca_file {}: {e}", p.display())))?;
-            for c in reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| err(format!("ca_file {}: {e}", p.display())))?
-            {
-                b = b.add_root_certificate(c);
-            }
-        }
-        let client = b
-            .build()
-            .map_err(|e| err(format!("cannot build the HTTP client: {e}")))?;
+        let client = crate::client::build_client(
+            cfg.timeout.0,
+            &cfg.proxy,
+            cfg.insecure,
+            cfg.ca_file.as_deref(),
+        )
+        .map_err(err)?;
         Ok(HttpSink {
             name: name.clone(),
             url: cfg.url.clone(),
@@ -359,7 +340,7 @@ impl Sink for HttpSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::HumanDuration;
+    use crate::config::{HumanDuration, Proxy};
     use crate::record::EventType;
 
     fn cfg(format: HttpSinkFormat, max_events: usize, max_bytes: usize) -> HttpSinkConfig {

@@ -289,3 +289,42 @@ pub fn duplicates(ids: &[String]) -> usize {
     let unique: std::collections::HashSet<&String> = ids.iter().collect();
     ids.len() - unique.len()
 }
+
+impl Env {
+    /// Start the collector with `args` as a child process (stdout and stderr discarded).
+    pub fn spawn(&self, args: &[&str]) -> tokio::process::Child {
+        let config = self.write_config();
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_docusign-collector"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("collector starts")
+    }
+}
+
+/// Poll `cond` every 50 ms for up to `secs` seconds; true once it holds.
+pub async fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    cond()
+}
+
+/// Send SIGTERM to a child process.
+pub fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().expect("child is running").to_string();
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs")
+        .success();
+    assert!(ok, "SIGTERM delivered");
+}
