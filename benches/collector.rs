@@ -49,10 +49,21 @@ async fn once(env: &Env) -> (f64, f64) {
     (t0.elapsed().as_secs_f64(), peak as f64 / 1024.0)
 }
 
+/// Records in the sink's file and its rotated predecessors (`.1`, `.2`, …).
 fn lines(path: &std::path::Path) -> usize {
-    std::fs::read(path)
-        .map(|b| b.iter().filter(|&&c| c == b'\n').count())
-        .unwrap_or(0)
+    let count = |p: &std::path::Path| {
+        std::fs::read(p)
+            .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+            .ok()
+    };
+    let mut total = count(path).unwrap_or(0);
+    for i in 1.. {
+        match count(&std::path::PathBuf::from(format!("{}.{i}", path.display()))) {
+            Some(n) => total += n,
+            None => break,
+        }
+    }
+    total
 }
 
 async fn drain() {

@@ -331,7 +331,7 @@ impl ApiClient {
         match status {
             401 if !*reauthorized => {
                 *reauthorized = true;
-                tracing::info!(integration = %self.integration, %api, "access token refused (401); getting a new one");
+                tracing::info!(integration = %self.integration, %api, "Docusign answered 401: requesting a new OAuth grant and retrying once");
                 self.auth.invalidate(&token).await?;
                 Ok(Attempt::Retry(err.to_string()))
             }

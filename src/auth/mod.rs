@@ -429,7 +429,7 @@ impl Authenticator {
                 message: "token response has no access_token".into(),
             })?;
         let expires_in = parsed.expires_in.unwrap_or(3600).max(1);
-        tracing::info!(integration = %self.integration, expires_in, "obtained a new access token");
+        tracing::info!(integration = %self.integration, expires_in, "OAuth grant obtained");
         Ok(CachedToken {
             access_token: Secret::new(access_token),
             expires_at: now + expires_in,
