@@ -271,6 +271,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Run => {
             let cfg = load_config(&cli)?;
+            let _lock = State::lock_collection(&cfg.state_path).map_err(Failure::runtime)?;
             let state = open_state(&cfg)?;
             let collector = build_collector(&cfg, state, true)?;
             run_daemon(collector, &cfg, signal_shutdown())
@@ -279,6 +280,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Once => {
             let cfg = load_config(&cli)?;
+            let _lock = State::lock_collection(&cfg.state_path).map_err(Failure::runtime)?;
             let state = open_state(&cfg)?;
             let collector = build_collector(&cfg, state, true)?;
             let ok = scheduler::once(collector, signal_shutdown()).await;

@@ -63,6 +63,12 @@ pub struct StreamState {
     pub last_success_at: Option<i64>,
 }
 
+/// Holds the collection lock of a state database until dropped.
+#[derive(Debug)]
+pub struct CollectionLock {
+    _file: std::fs::File,
+}
+
 /// Cheap to clone; all clones share one connection.
 #[derive(Clone)]
 pub struct State {
@@ -134,6 +140,48 @@ impl State {
     /// The database path as given to [`State::open`] (`:memory:` for an in-memory one).
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// Take the collection lock of the database at `path` (`<path>.lock`): one collecting process
+    /// per state, so two processes never deliver the same pages. Held until the guard drops.
+    pub fn lock_collection(path: &Path) -> Result<CollectionLock, StateError> {
+        use std::io::{Read, Seek, Write};
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut lock_path = path.as_os_str().to_owned();
+        lock_path.push(".lock");
+        let lock_path = std::path::PathBuf::from(lock_path);
+        let err = |message: String| StateError::Open {
+            path: lock_path.display().to_string(),
+            message,
+        };
+        if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| err(format!("cannot create its directory: {e}")))?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(|e| err(format!("cannot open the lock file: {e}")))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                return Err(err(format!(
+                    "another docusign-collector process (pid {}) is collecting with this state database; stop it first, or give this one its own state_path",
+                    holder.trim()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(err(format!("cannot lock: {e}"))),
+        }
+        let _ = file.set_len(0);
+        let _ = file.rewind();
+        let _ = write!(file, "{}", std::process::id());
+        Ok(CollectionLock { _file: file })
     }
 
     /// The connection; a mutex poisoned by a panicking thread is recovered (SQLite keeps

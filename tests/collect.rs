@@ -348,3 +348,26 @@ monitor = "{base}"
     );
     assert!(events.iter().all(|e| e["_integration"] == "acme"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_collector_on_the_same_state_is_refused() {
+    let env = Env::start(sim_config(100)).await;
+    let mut daemon = env.spawn(&["run"]);
+    let path = env.events_path();
+    assert!(
+        eventually(60, || read_jsonl(&path).len() >= 100).await,
+        "the daemon collects"
+    );
+    let out = env.run(&["once"], &[]).await;
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("another docusign-collector process") && err.contains("state"),
+        "{err}"
+    );
+    sigterm(&daemon);
+    let _ = daemon.wait().await;
+    // Once the daemon is gone, the state is free again.
+    assert_success(&env.run(&["once"], &[]).await);
+    assert_eq!(duplicates(&event_ids(&env.events())), 0);
+}

@@ -261,7 +261,7 @@ impl HttpSink {
                 .unwrap_or_else(|| self.backoff(attempt))
                 .min(Duration::from_secs(300));
             attempt += 1;
-            if attempt == 1 || attempt % 10 == 0 {
+            if attempt == 1 || attempt.is_multiple_of(10) {
                 tracing::warn!(sink = %self.name, attempt, delay_ms = delay.as_millis() as u64, "delivery failed ({problem}); retrying until it succeeds");
             }
             crate::metrics::global().add(

@@ -25,9 +25,11 @@ pub struct MonitorPage {
 }
 
 impl MonitorPage {
-    /// The stream is caught up when Docusign answers with the cursor it was sent.
+    /// The stream is caught up when Docusign answers with the cursor it was sent. An empty page
+    /// counts too: its (possibly advanced) cursor is saved and the next cycle goes on from it, so
+    /// a stream whose cursor moves with the clock cannot keep one cycle polling forever.
     pub fn caught_up(&self) -> bool {
-        self.end_cursor == self.cursor
+        self.end_cursor == self.cursor || self.records.is_empty()
     }
 }
 
@@ -188,6 +190,11 @@ mod tests {
         let p = parse_page(v1, "c0", "acme", false, 5).unwrap();
         assert!(p.caught_up());
         assert!(p.records.is_empty());
+        // A new cursor with no events: caught up as well (the cursor is still saved).
+        let moved = br#"{"endCursor":"c1","data":[]}"#;
+        let p = parse_page(moved, "c0", "acme", false, 5).unwrap();
+        assert!(p.caught_up());
+        assert_eq!(p.end_cursor, "c1");
     }
 
     #[test]
