@@ -211,15 +211,15 @@ fn build_collector(
 }
 
 /// The integrations a command applies to: the named one (which must exist), else all.
-fn select<'a>(
-    collector: &'a Collector,
+fn select(
+    collector: &Collector,
     name: Option<&str>,
-) -> Result<Vec<&'a Arc<crate::collector::Integration>>, Failure> {
+) -> Result<Vec<Arc<crate::collector::Integration>>, Failure> {
     match name {
         Some(n) => collector.integration(n).map(|i| vec![i]).ok_or_else(|| {
             Failure::runtime(format!("no integration named {n:?} in the configuration"))
         }),
-        None => Ok(collector.integrations.iter().collect()),
+        None => Ok(collector.integrations()),
     }
 }
 
@@ -343,7 +343,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             let collector = build_collector(&cfg, state, false)?;
             let mut ok = true;
             for i in select(&collector, integration.as_deref())? {
-                ok &= crate::diagnose::test_integration(i).await;
+                let steps = crate::diagnose::test_integration(&i).await;
+                ok &= crate::diagnose::print_steps(i.name(), &steps);
             }
             Ok(if ok {
                 ExitCode::SUCCESS
@@ -354,7 +355,14 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         Command::State { integration, json } => {
             let cfg = load_config(&cli)?;
             let state = open_state(&cfg)?;
-            crate::diagnose::print_state(&cfg, &state, integration.as_deref(), *json)
+            // The configuration file's integrations and those created through the local API.
+            let collector = build_collector(&cfg, state.clone(), false)?;
+            let configs: Vec<_> = collector
+                .integrations()
+                .iter()
+                .map(|i| i.config.clone())
+                .collect();
+            crate::diagnose::print_state(&configs, &state, integration.as_deref(), *json)
                 .map_err(Failure::runtime)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -376,10 +384,13 @@ pub async fn run_daemon(
     cfg: &Config,
     shutdown: Shutdown,
 ) -> Result<ExitCode, String> {
+    let (control, control_rx) = tokio::sync::mpsc::unbounded_channel();
     if let Some(api) = &cfg.api {
-        crate::api::spawn(api, collector.clone(), shutdown.clone()).await?;
+        crate::api::spawn(api, collector.clone(), control, shutdown.clone()).await?;
+    } else {
+        drop(control);
     }
-    let sched = tokio::spawn(scheduler::run(collector, shutdown.clone()));
+    let sched = tokio::spawn(scheduler::run(collector, shutdown.clone(), control_rx));
     shutdown.wait().await;
     let grace = cfg.shutdown_timeout.0;
     match tokio::time::timeout(grace, sched).await {

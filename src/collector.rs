@@ -123,6 +123,17 @@ pub struct Integration {
     pub monitor: MonitorSource,
     pub admin: AdminUsersSource,
     pub limiter: Arc<RateLimiter>,
+    /// Where the integration is defined.
+    pub origin: Origin,
+}
+
+/// Where an integration is defined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The configuration file (read-only through the API).
+    File,
+    /// Created through the local API and stored in the state database (Unix seconds).
+    Api { created_at: i64, updated_at: i64 },
 }
 
 impl Integration {
@@ -161,11 +172,24 @@ impl Integration {
             monitor,
             admin,
             limiter,
+            origin: Origin::File,
         })
     }
 
     pub fn name(&self) -> &str {
         &self.config.name
+    }
+
+    /// This integration's streams (none while it is inactive).
+    pub fn streams(self: &Arc<Self>) -> Vec<(Arc<Integration>, EventType)> {
+        if !self.config.is_active() {
+            return Vec::new();
+        }
+        self.config
+            .event_types
+            .iter()
+            .map(|et| (self.clone(), *et))
+            .collect()
     }
 }
 
@@ -173,43 +197,82 @@ impl Integration {
 pub struct Collector {
     pub state: State,
     pub sinks: Vec<Arc<dyn Sink>>,
-    pub integrations: Vec<Arc<Integration>>,
+    integrations: std::sync::RwLock<Vec<Arc<Integration>>>,
 }
 
 impl Collector {
-    /// Set up every integration in `config` (active or not) with the given state and sinks.
+    /// Set up every integration of `config` (active or not) and every one created through the
+    /// local API (from the state database), with the given state and sinks. A stored integration
+    /// that no longer validates (say its name is now taken by the file) is logged and left out.
     pub fn new(
         config: &Config,
         state: State,
         sinks: Vec<Arc<dyn Sink>>,
     ) -> Result<Collector, CycleError> {
-        let integrations = config
+        let mut integrations = config
             .integrations
             .iter()
             .map(|c| Integration::new(c.clone(), state.clone()).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
+        for m in state.managed_integrations()? {
+            let built = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&m.data)
+                .map_err(|e| e.to_string())
+                .and_then(|settings| crate::managed::to_config(&settings, &config.integrations))
+                .and_then(|c| Integration::new(c, state.clone()).map_err(|e| e.to_string()));
+            match built {
+                Ok(mut i) => {
+                    i.origin = Origin::Api {
+                        created_at: m.created_at,
+                        updated_at: m.updated_at,
+                    };
+                    integrations.push(Arc::new(i));
+                }
+                Err(e) => {
+                    tracing::error!(integration = %m.name, "integration created through the API is left out: {e}")
+                }
+            }
+        }
         Ok(Collector {
             state,
             sinks,
-            integrations,
+            integrations: std::sync::RwLock::new(integrations),
         })
     }
 
-    pub fn integration(&self, name: &str) -> Option<&Arc<Integration>> {
-        self.integrations.iter().find(|i| i.name() == name)
+    /// A snapshot of every integration.
+    pub fn integrations(&self) -> Vec<Arc<Integration>> {
+        self.integrations
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn integration(&self, name: &str) -> Option<Arc<Integration>> {
+        self.integrations().into_iter().find(|i| i.name() == name)
+    }
+
+    /// Add an integration, or replace the one of the same name.
+    pub fn upsert(&self, integ: Arc<Integration>) {
+        let mut list = self.integrations.write().unwrap_or_else(|p| p.into_inner());
+        match list.iter_mut().find(|i| i.name() == integ.name()) {
+            Some(slot) => *slot = integ,
+            None => list.push(integ),
+        }
+    }
+
+    /// Remove an integration; returns it.
+    pub fn remove(&self, name: &str) -> Option<Arc<Integration>> {
+        let mut list = self.integrations.write().unwrap_or_else(|p| p.into_inner());
+        let at = list.iter().position(|i| i.name() == name)?;
+        Some(list.remove(at))
     }
 
     /// The (integration, event type) streams `run` and `once` drive: active integrations only.
     pub fn streams(&self) -> Vec<(Arc<Integration>, EventType)> {
-        let mut out = Vec::new();
-        for i in &self.integrations {
-            if i.config.is_active() {
-                for et in &i.config.event_types {
-                    out.push((i.clone(), *et));
-                }
-            }
-        }
-        out
+        self.integrations()
+            .iter()
+            .flat_map(|i| i.streams())
+            .collect()
     }
 
     /// One cycle of `et` for `integ`, recorded in the run history.

@@ -2,39 +2,55 @@
 
 use crate::auth::now_unix;
 use crate::collector::Integration;
-use crate::config::Config;
+use crate::config::IntegrationConfig;
 use crate::record::{format_time, EventType};
 use crate::state::{State, StateError};
 
-fn line(integration: &str, step: &str, result: Result<String, String>) -> bool {
-    match result {
-        Ok(m) => {
-            println!("{integration}: {step:<10} OK      {m}");
-            true
-        }
-        Err(m) => {
-            println!("{integration}: {step:<10} FAILED  {m}");
-            false
-        }
-    }
+/// One step of `test`: what was tried, whether it worked, what was learnt.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Step {
+    pub step: &'static str,
+    pub ok: bool,
+    pub message: String,
 }
 
-/// Get a token, call userinfo, make one call to each enabled API. Prints one line per step.
-pub async fn test_integration(integ: &Integration) -> bool {
-    let name = integ.name();
-    let token = integ.auth.access_token().await.map_err(|e| e.to_string());
-    if !line(
-        name,
-        "token",
-        token
-            .as_ref()
-            .map(|_| format!("scopes: {}", integ.auth.scopes()))
-            .map_err(Clone::clone),
-    ) {
-        return false;
+fn step(steps: &mut Vec<Step>, name: &'static str, result: Result<String, String>) -> bool {
+    let ok = result.is_ok();
+    let message = result.unwrap_or_else(|e| e);
+    steps.push(Step {
+        step: name,
+        ok,
+        message,
+    });
+    ok
+}
+
+/// Print `test` steps, one line each; true when all succeeded.
+pub fn print_steps(integration: &str, steps: &[Step]) -> bool {
+    for s in steps {
+        println!(
+            "{integration}: {:<10} {:<7} {}",
+            s.step,
+            if s.ok { "OK" } else { "FAILED" },
+            s.message
+        );
     }
-    let mut ok = line(
-        name,
+    steps.iter().all(|s| s.ok)
+}
+
+/// Get a token, call userinfo, make one call to each enabled API. Stops at a failed token.
+pub async fn test_integration(integ: &Integration) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let token = integ.auth.access_token().await.map_err(|e| e.to_string());
+    if !step(
+        &mut steps,
+        "token",
+        token.map(|_| format!("scopes: {}", integ.auth.scopes())),
+    ) {
+        return steps;
+    }
+    step(
+        &mut steps,
         "userinfo",
         integ
             .auth
@@ -65,8 +81,8 @@ pub async fn test_integration(integ: &Integration) -> bool {
             EventType::CustomerEvents => {
                 let cursor = format_time(now_unix() - 3600);
                 let r = integ.monitor.fetch_page(&cursor, 1).await;
-                ok &= line(
-                    name,
+                step(
+                    &mut steps,
                     "monitor",
                     r.map(|p| format!("{} event(s) in a one-event probe page", p.records.len()))
                         .map_err(|e| e.to_string()),
@@ -75,8 +91,8 @@ pub async fn test_integration(integ: &Integration) -> bool {
             EventType::AuditUsers => {
                 let url = integ.admin.first_url(now_unix() - 3600);
                 let r = integ.admin.fetch_page(&url).await;
-                ok &= line(
-                    name,
+                step(
+                    &mut steps,
                     "admin",
                     r.map(|p| format!("{} user(s) modified in the last hour", p.users.len()))
                         .map_err(|e| e.to_string()),
@@ -84,8 +100,8 @@ pub async fn test_integration(integ: &Integration) -> bool {
                 if integ.config.audit_users.enrich {
                     let info = integ.auth.userinfo().await.map_err(|e| e.to_string());
                     let acct = integ.config.account_id.clone().unwrap_or_default();
-                    ok &= line(
-                        name,
+                    step(
+                        &mut steps,
                         "esignature",
                         info.and_then(|u| {
                             u.account(Some(&acct))
@@ -99,19 +115,18 @@ pub async fn test_integration(integ: &Integration) -> bool {
             }
         }
     }
-    ok
+    steps
 }
 
 /// Print cursors, last runs and token expiry (never the token), as text or JSON.
 pub fn print_state(
-    cfg: &Config,
+    integrations: &[IntegrationConfig],
     state: &State,
     only: Option<&str>,
     json: bool,
 ) -> Result<(), StateError> {
     let mut out = Vec::new();
-    for i in cfg
-        .integrations
+    for i in integrations
         .iter()
         .filter(|i| only.is_none_or(|n| n == i.name))
     {

@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod diagnose;
 pub mod fault;
+pub mod managed;
 pub mod metrics;
 pub mod ratelimit;
 pub mod record;

@@ -7,11 +7,13 @@
 //! an operator can fix (missing consent, a wrong key) slow the stream to one attempt every
 //! 10 minutes instead of hammering Docusign.
 
-use crate::collector::{Collector, CycleError, Integration, Shutdown};
+use crate::collector::{Collector, CycleError, Integration, Shutdown, ShutdownTrigger};
 use crate::record::EventType;
 use rand::Rng;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// Wait after a permanent error (consent missing, key rejected) before trying again.
@@ -52,21 +54,112 @@ fn log_cycle(
     }
 }
 
-/// Run every active stream until `shutdown` fires. Returns once every stream has stopped.
-pub async fn run(collector: Arc<Collector>, shutdown: Shutdown) {
-    let streams = collector.streams();
+/// What the local API asks of a running scheduler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    /// (Re)start the named integration's streams from its current definition (stops them if it
+    /// is gone or inactive).
+    Restart(String),
+    /// Stop the named integration's streams.
+    Stop(String),
+    /// Run a cycle of each of the named integration's streams now.
+    Fetch(String),
+}
+
+/// Sends [`Control`] messages to a running scheduler.
+pub type ControlSender = tokio::sync::mpsc::UnboundedSender<Control>;
+pub type ControlReceiver = tokio::sync::mpsc::UnboundedReceiver<Control>;
+
+/// The running streams of one integration.
+struct Running {
+    trigger: ShutdownTrigger,
+    wake: Vec<Arc<Notify>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn start(
+    collector: &Arc<Collector>,
+    integ: &Arc<Integration>,
+    running: &mut HashMap<String, Running>,
+) {
+    let streams = integ.streams();
     if streams.is_empty() {
+        return;
+    }
+    let (trigger, shutdown) = Shutdown::new();
+    let mut r = Running {
+        trigger,
+        wake: Vec::new(),
+        tasks: Vec::new(),
+    };
+    for (integ, et) in streams {
+        let wake = Arc::new(Notify::new());
+        r.wake.push(wake.clone());
+        let (collector, shutdown) = (collector.clone(), shutdown.clone());
+        r.tasks.push(tokio::spawn(async move {
+            stream_loop(collector, integ, et, shutdown, wake).await
+        }));
+    }
+    running.insert(integ.name().to_string(), r);
+}
+
+/// Stop an integration's streams: they finish the page in flight (waited for up to 30 s).
+async fn stop(running: &mut HashMap<String, Running>, name: &str) {
+    if let Some(r) = running.remove(name) {
+        r.trigger.fire();
+        for t in r.tasks {
+            let abort = t.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(30), t)
+                .await
+                .is_err()
+            {
+                tracing::warn!(integration = %name, "stream did not stop within 30 s; abandoning it (its cursor stays at the last accepted page)");
+                abort.abort();
+            }
+        }
+    }
+}
+
+/// Run every active stream until `shutdown` fires, following `control` (integrations added,
+/// changed, removed or fetched through the local API). Returns once every stream has stopped.
+pub async fn run(collector: Arc<Collector>, shutdown: Shutdown, mut control: ControlReceiver) {
+    let mut running: HashMap<String, Running> = HashMap::new();
+    for integ in collector.integrations() {
+        start(&collector, &integ, &mut running);
+    }
+    if running.is_empty() {
         tracing::warn!("no active integration: nothing to collect (waiting for shutdown)");
     }
-    let mut tasks = tokio::task::JoinSet::new();
-    for (integ, et) in streams {
-        let collector = collector.clone();
-        let shutdown = shutdown.clone();
-        tasks.spawn(async move { stream_loop(collector, integ, et, shutdown).await });
+    let mut control_open = true;
+    loop {
+        tokio::select! {
+            _ = shutdown.wait() => break,
+            msg = control.recv(), if control_open => match msg {
+                Some(Control::Restart(name)) => {
+                    stop(&mut running, &name).await;
+                    if let Some(integ) = collector.integration(&name) {
+                        start(&collector, &integ, &mut running);
+                    }
+                }
+                Some(Control::Stop(name)) => stop(&mut running, &name).await,
+                Some(Control::Fetch(name)) => {
+                    if let Some(r) = running.get(&name) {
+                        r.wake.iter().for_each(|w| w.notify_one());
+                    }
+                }
+                None => control_open = false,
+            },
+        }
     }
-    shutdown.wait().await;
     tracing::info!("shutting down: finishing the pages in flight");
-    while tasks.join_next().await.is_some() {}
+    for r in running.values() {
+        r.trigger.fire();
+    }
+    for (_, r) in running.drain() {
+        for t in r.tasks {
+            let _ = t.await;
+        }
+    }
 }
 
 async fn stream_loop(
@@ -74,6 +167,7 @@ async fn stream_loop(
     integ: Arc<Integration>,
     et: EventType,
     shutdown: Shutdown,
+    wake: Arc<Notify>,
 ) {
     let every = interval(&integ, et);
     tracing::info!(integration = %integ.name(), event_type = %et, interval = %humantime::format_duration(every), "collecting");
@@ -94,6 +188,7 @@ async fn stream_loop(
         let next = started + wait;
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {}
+            _ = wake.notified() => tracing::info!(integration = %integ.name(), event_type = %et, "fetch requested"),
             _ = shutdown.wait() => return,
         }
     }

@@ -108,7 +108,7 @@ async fn concurrent_callers_share_one_grant() {
     let env = Env::start(sim_config(0)).await;
     let cfg = docusign_collector::config::load(&env.write_config()).expect("valid config");
     let collector = Collector::new(&cfg, State::open_in_memory().unwrap(), Vec::new()).unwrap();
-    let auth = collector.integrations[0].auth.clone();
+    let auth = collector.integrations()[0].auth.clone();
     let grab = |n: usize| {
         let auth = auth.clone();
         futures_util::future::join_all((0..n).map(move |_| {

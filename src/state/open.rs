@@ -43,6 +43,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
         updated_at  INTEGER NOT NULL,
         PRIMARY KEY (integration, key)
     );",
+    // v2: integrations created through the local API (`data` holds their settings, key included).
+    "CREATE TABLE managed_integrations (
+        name       TEXT PRIMARY KEY,
+        data       TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );",
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,218 @@
+//! Integrations as the local API sees them: the seed's record shape
+//! (`{"id","name","status","data":{"environment":"stage"|"production","changeKeys":…},"integration":{…},
+//! "created_at","updated_at"}`), conversion of a request's camelCase `data` into an
+//! [`IntegrationConfig`] validated by the same rules as the configuration file, and a description
+//! that never contains a key or token.
+
+use crate::config::{self, Config, Environment, IntegrationConfig, Status};
+use crate::record::{format_time, to_snake_case};
+use serde_json::{json, Map, Value};
+
+/// The seed's integration type record.
+pub fn integration_type() -> Value {
+    json!({"id": 8, "name": "Docusign", "slug": "docusign"})
+}
+
+fn snake_keys(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (to_snake_case(&k), snake_keys(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Settings (snake_case configuration keys) from a request's `data` merged over `base`, with the
+/// name and (when given) the status set. camelCase and snake_case keys are both accepted.
+pub fn merge_settings(
+    base: &Map<String, Value>,
+    name: &str,
+    status: Option<&str>,
+    data: Option<&Value>,
+) -> Result<Map<String, Value>, String> {
+    let mut out = base.clone();
+    if let Some(d) = data {
+        let Value::Object(fields) = snake_keys(d.clone()) else {
+            return Err("data must be a JSON object".into());
+        };
+        for (k, v) in fields {
+            // A new key replaces the other way of giving one.
+            if k == "private_key" {
+                out.remove("private_key_file");
+            } else if k == "private_key_file" {
+                out.remove("private_key");
+            }
+            if v.is_null() {
+                out.remove(&k);
+            } else {
+                out.insert(k, v);
+            }
+        }
+    }
+    out.insert("name".into(), Value::String(name.to_string()));
+    if let Some(s) = status {
+        out.insert("status".into(), Value::String(s.to_string()));
+    }
+    Ok(out)
+}
+
+/// Parse and validate settings as one integration among `others` (by the configuration rules).
+pub fn to_config(
+    settings: &Map<String, Value>,
+    others: &[IntegrationConfig],
+) -> Result<IntegrationConfig, String> {
+    let value = Value::Object(settings.clone());
+    let cfg: IntegrationConfig = serde_path_to_error::deserialize(&value).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." || path.is_empty() {
+            format!("data: {}", e.inner())
+        } else {
+            format!("data.{path}: {}", e.inner())
+        }
+    })?;
+    let mut all: Vec<IntegrationConfig> = others
+        .iter()
+        .filter(|o| o.name != cfg.name)
+        .cloned()
+        .collect();
+    let index = all.len();
+    all.push(cfg.clone());
+    let check = Config {
+        state_path: "/unused".into(),
+        log: Default::default(),
+        api: None,
+        integrations: all,
+        sinks: Vec::new(),
+        shutdown_timeout: config::HumanDuration(std::time::Duration::from_secs(30)),
+        source: None,
+    };
+    config::validate(&check, "request").map_err(|e| {
+        e.key
+            .strip_prefix(&format!("integrations[{index}]."))
+            .map(|k| format!("data.{k}: {}", e.message))
+            .unwrap_or_else(|| format!("{}: {}", e.key, e.message))
+    })?;
+    Ok(cfg)
+}
+
+/// What the API shows of an integration's settings: never the key.
+pub fn describe_settings(c: &IntegrationConfig) -> Value {
+    let endpoints = c.endpoints();
+    json!({
+        "environment": match c.environment { Environment::Developer => "stage", Environment::Production => "production" },
+        "changeKeys": c.change_keys,
+        "integrationKey": c.integration_key,
+        "userId": c.user_id,
+        "accountId": c.account_id,
+        "organizationId": c.organization_id,
+        "redirectUrl": c.redirect_url,
+        "eventTypes": c.event_types,
+        "hasPrivateKey": c.private_key.is_some() || c.private_key_file.is_some(),
+        "customerEvents": {
+            "interval": humantime::format_duration(c.customer_events.interval.0).to_string(),
+            "pageSize": c.customer_events.page_size,
+            "api": match c.customer_events.api { config::MonitorApi::Lens => "lens", config::MonitorApi::V1 => "v1" },
+        },
+        "auditUsers": {
+            "interval": humantime::format_duration(c.audit_users.interval.0).to_string(),
+            "pageSize": c.audit_users.page_size,
+            "enrich": c.audit_users.enrich,
+        },
+        "endpoints": {"oauth": endpoints.oauth, "monitor": endpoints.monitor, "admin": endpoints.admin},
+    })
+}
+
+/// The seed-shaped record of an integration.
+pub fn record(
+    c: &IntegrationConfig,
+    source: &str,
+    created_at: Option<i64>,
+    updated_at: Option<i64>,
+) -> Value {
+    json!({
+        "id": c.name,
+        "name": c.name,
+        "status": if c.status == Status::Active { "active" } else { "inactive" },
+        "source": source,
+        "data": describe_settings(c),
+        "integration": integration_type(),
+        "created_at": created_at.map(format_time),
+        "updated_at": updated_at.map(format_time),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pem() -> String {
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/rsa_pkcs1.pem"
+        ))
+        .unwrap()
+    }
+
+    fn request() -> Value {
+        json!({
+            "environment": "stage", "changeKeys": true, "integrationKey": "ik", "userId": "uid",
+            "privateKey": pem(), "accountId": "acc", "organizationId": "org",
+            "eventTypes": ["customer_events", "audit_users"],
+            "customerEvents": {"pageSize": 500, "interval": "2m"},
+        })
+    }
+
+    #[test]
+    fn a_seed_request_becomes_a_validated_integration() {
+        let s = merge_settings(&Map::new(), "acme", None, Some(&request())).unwrap();
+        let c = to_config(&s, &[]).unwrap();
+        assert_eq!(c.name, "acme");
+        assert_eq!(c.environment, Environment::Developer);
+        assert!(c.change_keys);
+        assert_eq!(c.customer_events.page_size, 500);
+        let shown = record(&c, "api", Some(0), Some(0)).to_string();
+        assert!(shown.contains("\"hasPrivateKey\":true"));
+        assert!(
+            !shown.contains("PRIVATE KEY") && !shown.contains(pem().lines().nth(1).unwrap()),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn invalid_data_names_the_key() {
+        let mut r = request();
+        r["customerEvents"]["pageSize"] = json!(5000);
+        let s = merge_settings(&Map::new(), "acme", None, Some(&r)).unwrap();
+        let e = to_config(&s, &[]).unwrap_err();
+        assert!(e.contains("data.customer_events.page_size"), "{e}");
+        let s = merge_settings(
+            &Map::new(),
+            "acme",
+            None,
+            Some(&json!({"environment": "stage"})),
+        )
+        .unwrap();
+        let e = to_config(&s, &[]).unwrap_err();
+        assert!(e.contains("integration_key"), "{e}");
+        let s = merge_settings(&Map::new(), "Bad Name", None, Some(&request())).unwrap();
+        assert!(to_config(&s, &[]).unwrap_err().contains("name"));
+    }
+
+    #[test]
+    fn patching_merges_and_nulls_remove() {
+        let s = merge_settings(&Map::new(), "acme", None, Some(&request())).unwrap();
+        let p = merge_settings(
+            &s,
+            "acme",
+            Some("inactive"),
+            Some(&json!({"changeKeys": false, "organizationId": null})),
+        )
+        .unwrap();
+        assert_eq!(p["change_keys"], false);
+        assert!(p.get("organization_id").is_none());
+        assert_eq!(p["status"], "inactive");
+        assert_eq!(p["integration_key"], "ik");
+    }
+}
