@@ -353,7 +353,12 @@ impl Collector {
                 if stop.is_triggered() {
                     return Ok(());
                 }
-                let page = monitor.fetch_page(&cursor, limit).await?;
+                // A fetch (perhaps waiting for the rate budget) is abandoned on shutdown:
+                // nothing of it was delivered, so nothing is lost.
+                let page = tokio::select! {
+                    page = monitor.fetch_page(&cursor, limit) => page?,
+                    _ = stop.wait() => return Ok(()),
+                };
                 let caught_up = page.caught_up();
                 cursor.clone_from(&page.end_cursor);
                 if tx.send(page).await.is_err() || caught_up {
@@ -424,8 +429,18 @@ impl Collector {
                 // The query is incomplete: keep the old watermark, the next run repeats it.
                 return Ok(stats);
             }
-            let page = admin.fetch_page(&url).await?;
-            let users = match admin.enrich_users(&base_uri, page.users).await {
+            // Fetching and enriching are abandoned on shutdown (nothing of them was delivered);
+            // the watermark stays, so the next run repeats the query.
+            let fetched = async {
+                let page = admin.fetch_page(&url).await?;
+                let users = admin.enrich_users(&base_uri, page.users).await;
+                Ok::<_, ApiError>((page.next, users))
+            };
+            let (next_url, users) = tokio::select! {
+                r = fetched => r?,
+                _ = shutdown.wait() => return Ok(stats),
+            };
+            let users = match users {
                 Ok(u) => u,
                 Err(e) => {
                     if !matches!(e, ApiError::Auth(_)) {
@@ -465,7 +480,7 @@ impl Collector {
                 deliver_page(&self.sinks, &self.state, batch, &url).await?;
             }
             stats.page_delivered(name, EventType::AuditUsers, events);
-            match page.next {
+            match next_url {
                 Some(n) => url = n,
                 None => break,
             }

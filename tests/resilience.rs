@@ -130,3 +130,37 @@ async fn concurrent_callers_share_one_grant() {
     assert!(renewed.iter().all(|t| t == &renewed[0] && t != &tokens[0]));
     assert_eq!(env.sim.stats().token_grants, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_waiting_for_the_rate_limit_reset_exits_promptly() {
+    let mut env = Env::start(sim_config(5_000)).await;
+    env.customer_events = "page_size = 100\nstart_from = \"30d\"\n".into();
+    env.rate_limit = "per_hour = 1000000\nburst = 10000\nreserve = 0\n".into();
+    // Two calls a minute: the collector soon waits for the reset, up to a minute away.
+    env.sim.set_rate_limit(Some(RateLimit {
+        limit: 2,
+        window: Duration::from_secs(60),
+        burst_limit: 100,
+        burst_window: Duration::from_secs(30),
+    }));
+    let mut child = env.spawn(&["run"]);
+    let path = env.events_path();
+    assert!(
+        eventually(30, || !read_jsonl(&path).is_empty()).await,
+        "a first page arrived"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let t0 = std::time::Instant::now();
+    sigterm(&child);
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("exited")
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(env.sim.stats().rate_limited, 0);
+}

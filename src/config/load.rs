@@ -16,6 +16,10 @@ const INT_KEYS: &[&str] = &[
     "max_files",
     "batch_max_events",
     "batch_max_bytes",
+    "per_hour",
+    "burst",
+    "reserve",
+    "max_attempts",
 ];
 /// Keys whose environment value is a boolean when the file does not already set them.
 const BOOL_KEYS: &[&str] = &["change_keys", "enrich", "insecure", "gzip"];

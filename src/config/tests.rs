@@ -151,6 +151,15 @@ fn env_overrides_by_index_and_by_name_with_conversion() {
             ),
             ("DOCUSIGN_COLLECTOR__SINKS__SIEM__GZIP", "true"),
             ("DOCUSIGN_COLLECTOR__SINKS__0__BATCH_MAX_EVENTS", "42"),
+            (
+                "DOCUSIGN_COLLECTOR__INTEGRATIONS__ACME__RATE_LIMIT__PER_HOUR",
+                "500",
+            ),
+            (
+                "DOCUSIGN_COLLECTOR__INTEGRATIONS__ACME__RETRY__MAX_ATTEMPTS",
+                "3",
+            ),
+            ("DOCUSIGN_COLLECTOR__SHUTDOWN_TIMEOUT", "5s"),
             ("DOCUSIGN_COLLECTOR__LOG__LEVEL", "debug"),
             ("DOCUSIGN_COLLECTOR__STATE_PATH", "/tmp/s.db"),
             ("DOCUSIGN_COLLECTOR_CONFIG", "/nowhere.toml"),
@@ -161,6 +170,9 @@ fn env_overrides_by_index_and_by_name_with_conversion() {
     .unwrap_or_else(|e| panic!("{e}"));
     let i = &cfg.integrations[0];
     assert_eq!(i.customer_events.page_size, 500);
+    assert_eq!(i.rate_limit.per_hour, 500);
+    assert_eq!(i.retry.max_attempts, 3);
+    assert_eq!(cfg.shutdown_timeout.0, std::time::Duration::from_secs(5));
     assert!(i.change_keys);
     assert!(!i.audit_users.enrich);
     assert_eq!(

@@ -185,6 +185,13 @@ impl Inner {
             self.file = Some(file);
             self.size = size;
         }
+        // The file's real size (an outside `copytruncate` may have emptied it): the baseline
+        // a failed write is cut back to, and what rotation is measured against.
+        if let Some(meta) = self.file.as_ref().and_then(|f| f.metadata().ok()) {
+            if meta.is_file() {
+                self.size = meta.len();
+            }
+        }
         if self.size > 0 && self.size.saturating_add(data.len() as u64) > self.max_bytes {
             self.rotate()
                 .map_err(|e| self.io_err("cannot rotate", &e))?;
