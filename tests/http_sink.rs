@@ -210,17 +210,8 @@ async fn sigterm_during_an_outage_exits_within_the_bound() {
         eventually(10, || recv.lock().attempts >= 3).await,
         "posts were attempted"
     );
-    let t0 = std::time::Instant::now();
-    sigterm(&child);
-    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
-        .await
-        .expect("exited")
-        .unwrap();
-    assert!(
-        t0.elapsed() < Duration::from_secs(8),
-        "took {:?}",
-        t0.elapsed()
-    );
+    let (status, took) = terminate(&mut child).await;
+    assert!(took < Duration::from_secs(8), "took {:?}", took);
     assert!(status.success());
     let state = env.run(&["state", "--json"], &[]).await;
     let v: Value = serde_json::from_slice(&state.stdout).unwrap();

@@ -328,3 +328,16 @@ pub fn sigterm(child: &tokio::process::Child) {
         .success();
     assert!(ok, "SIGTERM delivered");
 }
+
+/// SIGTERM a child and wait for it (20 s at most); returns its status and how long it took.
+pub async fn terminate(
+    child: &mut tokio::process::Child,
+) -> (std::process::ExitStatus, std::time::Duration) {
+    let t0 = std::time::Instant::now();
+    sigterm(child);
+    let status = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait())
+        .await
+        .expect("exits within 20 s of SIGTERM")
+        .expect("wait for the child");
+    (status, t0.elapsed())
+}
