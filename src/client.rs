@@ -63,18 +63,6 @@ pub enum ApiError {
         api: Api,
         message: String,
     },
-    #[error("integration {integration}: stopped by shutdown")]
-    Shutdown { integration: String },
-}
-
-impl ApiError {
-    /// The HTTP status of a status error.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            ApiError::Status { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
 }
 
 /// Retry policy for one request.

@@ -35,13 +35,6 @@ impl Shutdown {
         (ShutdownTrigger(tx), Shutdown(rx))
     }
 
-    /// A signal that never fires.
-    pub fn never() -> Shutdown {
-        let (tx, rx) = watch::channel(false);
-        std::mem::forget(tx);
-        Shutdown(rx)
-    }
-
     pub fn is_triggered(&self) -> bool {
         *self.0.borrow()
     }
@@ -119,10 +112,8 @@ impl CycleStats {
 pub struct Integration {
     pub config: IntegrationConfig,
     pub auth: Arc<Authenticator>,
-    pub client: ApiClient,
     pub monitor: MonitorSource,
     pub admin: AdminUsersSource,
-    pub limiter: Arc<RateLimiter>,
     /// Where the integration is defined.
     pub origin: Origin,
 }
@@ -161,17 +152,14 @@ impl Integration {
             base: config.retry.initial.0,
             max_delay: config.retry.max.0,
         };
-        let client =
-            ApiClient::new(&config.name, http, auth.clone(), limiter.clone()).with_retry(retry);
+        let client = ApiClient::new(&config.name, http, auth.clone(), limiter).with_retry(retry);
         let monitor = MonitorSource::new(client.clone(), &config);
         let admin = AdminUsersSource::new(client.clone(), &config);
         Ok(Integration {
             config,
             auth,
-            client,
             monitor,
             admin,
-            limiter,
             origin: Origin::File,
         })
     }

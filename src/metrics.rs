@@ -90,20 +90,6 @@ impl Metrics {
         m.insert((name, labels), v);
     }
 
-    /// The value of one counter (tests and the state command).
-    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        let m = self.counters.lock().unwrap_or_else(|p| p.into_inner());
-        m.iter()
-            .filter(|((n, l), _)| {
-                *n == name
-                    && labels
-                        .iter()
-                        .all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v))
-            })
-            .map(|(_, v)| *v)
-            .sum()
-    }
-
     pub fn api_request(&self, integration: &str, api: &str, status: u16) {
         self.add(
             "docusign_collector_api_requests_total",

@@ -13,7 +13,6 @@ use crate::secret::Secret;
 use crate::state::{CachedToken, State, StateError};
 use key::PrivateKey;
 use serde::Deserialize;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Scopes customer events need.
@@ -217,7 +216,6 @@ pub struct Authenticator {
     state: State,
     http: reqwest::Client,
     current: tokio::sync::Mutex<Option<CachedToken>>,
-    grants: AtomicU64,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -265,7 +263,6 @@ impl Authenticator {
             state,
             http,
             current: tokio::sync::Mutex::new(None),
-            grants: AtomicU64::new(0),
         }
     }
 
@@ -280,11 +277,6 @@ impl Authenticator {
             &self.integration_key,
             &self.redirect_url,
         )
-    }
-
-    /// Token grants this process made.
-    pub fn grants(&self) -> u64 {
-        self.grants.load(Ordering::Relaxed)
     }
 
     fn usable(&self, t: &CachedToken, now: i64) -> bool {
@@ -409,7 +401,6 @@ impl Authenticator {
             .map_err(transport)?;
         let status = resp.status();
         let body = resp.bytes().await.map_err(transport)?;
-        self.grants.fetch_add(1, Ordering::Relaxed);
         crate::metrics::global().token_grant(&self.integration, status.is_success());
         if !status.is_success() {
             return Err(self.grant_error(status.as_u16(), &body));
