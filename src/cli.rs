@@ -304,11 +304,18 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::ConsentUrl { integration } => {
             let cfg = load_config(&cli)?;
-            let collector = build_collector(
-                &cfg,
-                State::open_in_memory().map_err(Failure::runtime)?,
-                false,
-            )?;
+            // The state database holds integrations created through the API; without it (say
+            // before the service ever ran) the configuration file's integrations still answer.
+            let existing = cfg
+                .state_path
+                .is_file()
+                .then(|| State::open(&cfg.state_path).ok())
+                .flatten();
+            let state = match existing {
+                Some(s) => s,
+                None => State::open_in_memory().map_err(Failure::runtime)?,
+            };
+            let collector = build_collector(&cfg, state, false)?;
             let selected = select(&collector, integration.as_deref())?;
             for i in &selected {
                 if selected.len() == 1 {
