@@ -57,15 +57,40 @@ async fn fifteen_percent_failing_answers_still_deliver_every_event_exactly_once(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn revoked_tokens_cost_one_new_grant_and_collection_continues() {
+async fn tokens_revoked_mid_run_cost_one_new_grant_and_collection_continues() {
     let env = Env::start(sim_config(1_000)).await;
-    assert_success(&env.run(&["once"], &[]).await);
+    let mut daemon = env.spawn(&["run"]);
+    let path = env.events_path();
+    assert!(
+        eventually(60, || read_jsonl(&path).len() >= 1_000).await,
+        "backlog collected"
+    );
     assert_eq!(env.sim.stats().token_grants, 1);
     env.sim.revoke_tokens();
     env.sim.append_events(500);
-    assert_success(&env.run(&["once"], &[]).await);
-    assert_eq!(env.sim.stats().token_grants, 2);
-    assert_eq!(env.events().len(), 1_500);
+    assert!(
+        eventually(60, || read_jsonl(&path).len() >= 1_500).await,
+        "collection continued"
+    );
+    assert_eq!(env.sim.stats().token_grants, 2, "one new grant");
+    let (status, _) = terminate(&mut daemon).await;
+    assert!(status.success());
+    assert_eq!(duplicates(&event_ids(&env.events())), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_docusign_rejects_names_the_key_and_the_host_clock() {
+    let env = Env::start(sim_config(10)).await;
+    let (other_key, _) = docusign_collector::sim::generate_key_pair().unwrap();
+    std::fs::write(env.path("key.pem"), other_key).unwrap();
+    let out = env.run(&["once"], &[]).await;
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("no_valid_keys_or_signatures"), "{err}");
+    assert!(
+        err.contains("private key") && err.contains("clock"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
