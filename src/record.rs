@@ -78,9 +78,59 @@ impl Batch {
     }
 }
 
-/// Build a record from an event's raw JSON. `event` is spliced in unchanged unless
-/// `change_keys` asks for snake_case keys. A value that is not a JSON object is kept whole
-/// under `"event"` so nothing is dropped.
+/// Builds the records of one stream: the part after `_time` (`source_log_type`, `_integration`)
+/// is the same for every record, so it is encoded once.
+#[derive(Debug, Clone)]
+pub struct Splicer {
+    /// `","source_log_type":"…","_integration":"…"}`
+    tail: String,
+    change_keys: bool,
+}
+
+impl Splicer {
+    pub fn new(event_type: EventType, integration: &str, change_keys: bool) -> Splicer {
+        // Integration names match ^[a-z0-9_-]+$, but serialise anyway: it costs nothing here.
+        let name = serde_json::to_string(integration).unwrap_or_else(|_| "\"\"".into());
+        let tail = format!(
+            "\",\"source_log_type\":\"{}\",\"_integration\":{name}}}",
+            event_type.source_log_type()
+        );
+        Splicer { tail, change_keys }
+    }
+
+    /// Build a record from an event's raw JSON. `event` is spliced in unchanged unless
+    /// `change_keys` asks for snake_case keys. A value that is not a JSON object is kept whole
+    /// under `"event"` so nothing is dropped.
+    pub fn build(&self, event: &RawValue, time: i64) -> Record {
+        let raw = event.get().trim();
+        let converted;
+        let body: &str = if self.change_keys {
+            converted = snake_case_json(raw);
+            converted.as_deref().unwrap_or(raw)
+        } else {
+            raw
+        };
+        let mut json = String::with_capacity(body.len() + 40 + self.tail.len());
+        if body.starts_with('{') && body.ends_with('}') {
+            let inner = body[1..body.len() - 1].trim();
+            json.push('{');
+            json.push_str(inner);
+            if !inner.is_empty() {
+                json.push(',');
+            }
+        } else {
+            json.push_str("{\"event\":");
+            json.push_str(body);
+            json.push(',');
+        }
+        json.push_str("\"_time\":\"");
+        push_time(&mut json, time);
+        json.push_str(&self.tail);
+        Record { json, time }
+    }
+}
+
+/// Build one record (see [`Splicer::build`]); for many records of a stream, keep a [`Splicer`].
 pub fn build(
     event: &RawValue,
     time: i64,
@@ -88,46 +138,35 @@ pub fn build(
     integration: &str,
     change_keys: bool,
 ) -> Record {
-    let raw = event.get().trim();
-    let mut json;
-    let converted;
-    let body: &str = if change_keys {
-        converted = snake_case_json(raw);
-        converted.as_deref().unwrap_or(raw)
-    } else {
-        raw
-    };
-    if body.starts_with('{') && body.ends_with('}') {
-        let inner = body[1..body.len() - 1].trim();
-        json = String::with_capacity(body.len() + 96 + integration.len());
-        json.push('{');
-        json.push_str(inner);
-        if !inner.is_empty() {
-            json.push(',');
+    Splicer::new(event_type, integration, change_keys).build(event, time)
+}
+
+/// Append `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds.
+fn push_time(out: &mut String, unix: i64) {
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write;
+    match chrono::DateTime::from_timestamp(unix, 0) {
+        Some(t) => {
+            let _ = write!(
+                out,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                t.year(),
+                t.month(),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            );
         }
-    } else {
-        json = String::with_capacity(body.len() + 106 + integration.len());
-        json.push_str("{\"event\":");
-        json.push_str(body);
-        json.push(',');
+        None => out.push_str("1970-01-01T00:00:00Z"),
     }
-    json.push_str("\"_time\":\"");
-    json.push_str(&format_time(time));
-    json.push_str("\",\"source_log_type\":\"");
-    json.push_str(event_type.source_log_type());
-    json.push_str("\",\"_integration\":");
-    // Integration names match ^[a-z0-9_-]+$, but serialise anyway: it costs nothing.
-    json.push_str(&serde_json::to_string(integration).unwrap_or_else(|_| "\"\"".into()));
-    json.push('}');
-    Record { json, time }
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds.
 pub fn format_time(unix: i64) -> String {
-    match chrono::DateTime::from_timestamp(unix, 0) {
-        Some(t) => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        None => "1970-01-01T00:00:00Z".to_string(),
-    }
+    let mut s = String::with_capacity(20);
+    push_time(&mut s, unix);
+    s
 }
 
 /// Parse an RFC 3339 / ISO 8601 timestamp as Docusign writes it (`2023-03-03T09:10:06.0512813Z`,
@@ -245,6 +284,9 @@ mod tests {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }
         assert_eq!(format_time(base), "2023-03-03T09:10:06Z");
+        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_time(4102444799), "2099-12-31T23:59:59Z");
+        assert_eq!(format_time(951782400), "2000-02-29T00:00:00Z");
     }
 
     #[test]

@@ -132,6 +132,7 @@ pub fn parse_page(
         .into_owned();
     let events = env.data.or(env.result_data).unwrap_or_default();
     let mut records = Vec::with_capacity(events.len());
+    let splicer = record::Splicer::new(EventType::CustomerEvents, integration, change_keys);
     let mut bad = 0;
     for ev in events {
         let time = serde_json::from_str::<Peek>(ev.get())
@@ -145,13 +146,7 @@ pub fn parse_page(
                 now
             }
         };
-        records.push(record::build(
-            ev,
-            time,
-            EventType::CustomerEvents,
-            integration,
-            change_keys,
-        ));
+        records.push(splicer.build(ev, time));
     }
     if bad > 0 {
         tracing::warn!(
