@@ -119,7 +119,7 @@ pub fn describe_reqwest_error(e: &reqwest::Error) -> String {
         msg.push_str(&s.to_string());
         source = s.source();
     }
-    // The URL may carry a cursor but never a secret; strip query strings anyway for brevity.
+    // Only the error kind and its sources: the request URL (with its cursor) is left out.
     msg
 }
 

@@ -501,65 +501,51 @@ pub async fn deliver_page(
     batch: Arc<Batch>,
     end_cursor: &str,
 ) -> Result<(), CycleError> {
-    if sinks.len() < 2 {
-        return Ok(deliver(sinks, batch).await?);
-    }
     let et = batch.event_type;
+    // With one sink there is no other sink to spare a re-send: no acknowledgements to keep.
+    let track = sinks.len() > 1;
     let mut pending = Vec::with_capacity(sinks.len());
     for s in sinks {
-        let acked = state.get_value(&batch.integration, &ack_key(s.name(), et))?;
-        if acked.as_deref() != Some(end_cursor) {
-            pending.push(s.clone());
-        } else {
+        if track
+            && state
+                .get_value(&batch.integration, &ack_key(s.name(), et))?
+                .as_deref()
+                == Some(end_cursor)
+        {
             tracing::debug!(
                 sink = s.name(),
                 "sink already accepted this page; not sending it again"
             );
+        } else {
+            pending.push(s.clone());
         }
     }
     let results =
         futures_util::future::join_all(pending.iter().map(|s| s.deliver(batch.clone()))).await;
+    let mut accepted = Vec::new();
     let mut first_error = None;
-    for (sink, r) in pending.iter().zip(&results) {
-        if r.is_err() {
-            metrics::global().add(
-                "docusign_collector_sink_errors_total",
-                vec![("sink", sink.name().to_string())],
-                1.0,
-            );
-        }
-    }
-    if results.iter().any(|r| r.is_err()) {
-        for (sink, r) in pending.iter().zip(results) {
-            match r {
-                Ok(()) => {
-                    state.set_value(&batch.integration, &ack_key(sink.name(), et), end_cursor)?
-                }
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
+    for (sink, r) in pending.iter().zip(results) {
+        match r {
+            Ok(()) => accepted.push(sink),
+            Err(e) => {
+                metrics::global().add(
+                    "docusign_collector_sink_errors_total",
+                    vec![("sink", sink.name().to_string())],
+                    1.0,
+                );
+                first_error.get_or_insert(e);
             }
         }
     }
     match first_error {
-        Some(e) => Err(e.into()),
+        Some(e) => {
+            if track {
+                for sink in accepted {
+                    state.set_value(&batch.integration, &ack_key(sink.name(), et), end_cursor)?;
+                }
+            }
+            Err(e.into())
+        }
         None => Ok(()),
     }
-}
-
-/// Deliver one batch to every sink; `Ok` only when all accepted it.
-pub async fn deliver(sinks: &[Arc<dyn Sink>], batch: Arc<Batch>) -> Result<(), SinkError> {
-    let results =
-        futures_util::future::join_all(sinks.iter().map(|s| s.deliver(batch.clone()))).await;
-    for (sink, r) in sinks.iter().zip(results) {
-        if let Err(e) = r {
-            metrics::global().add(
-                "docusign_collector_sink_errors_total",
-                vec![("sink", sink.name().to_string())],
-                1.0,
-            );
-            return Err(e);
-        }
-    }
-    Ok(())
 }
