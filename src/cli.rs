@@ -486,11 +486,13 @@ async fn get_audit_users(
     let mut printed = 0usize;
     while let (Some(u), true) = (url.take(), printed < limit) {
         let page = admin.fetch_page(&u).await.map_err(Failure::runtime)?;
+        let next = admin.next_url(&u, &page, since);
         let users: Vec<_> = page.users.into_iter().take(limit - printed).collect();
         let users = admin
             .enrich_users(&base, users)
             .await
-            .map_err(Failure::runtime)?;
+            .map_err(Failure::runtime)?
+            .users;
         let now = crate::auth::now_unix();
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
@@ -501,7 +503,7 @@ async fn get_audit_users(
         }
         out.flush()
             .map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
-        url = page.next;
+        url = next;
     }
     tracing::info!(events = printed, "get-events done (no cursor saved)");
     Ok(ExitCode::SUCCESS)

@@ -63,6 +63,47 @@ pub enum ApiError {
         api: Api,
         message: String,
     },
+    /// A URL that cannot be requested (say a `base_uri` that is not a URL): permanent, not retried.
+    #[error("integration {integration}: {api} API: cannot request {what}: {message}")]
+    BadUrl {
+        integration: String,
+        api: Api,
+        what: String,
+        message: String,
+    },
+}
+
+/// Why an answer's body could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyError {
+    pub message: String,
+    /// The body ends early (a connection cut mid-answer): worth another attempt. Any other
+    /// malformed body is the same the next time, so it is not retried.
+    pub cut: bool,
+}
+
+impl BodyError {
+    /// A body that is complete but not what was expected.
+    pub fn invalid(message: impl Into<String>) -> BodyError {
+        BodyError {
+            message: message.into(),
+            cut: false,
+        }
+    }
+
+    /// A JSON error: `what` names the expected document ("not a Monitor stream page").
+    pub fn json(what: &str, e: &serde_json::Error) -> BodyError {
+        BodyError {
+            message: format!("{what}: {e}"),
+            cut: e.is_eof(),
+        }
+    }
+}
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 /// Retry policy for one request.
@@ -220,16 +261,35 @@ impl ApiClient {
         &self.integration
     }
 
+    fn bad_url(&self, api: Api, what: String, message: &str) -> ApiError {
+        ApiError::BadUrl {
+            integration: self.integration.to_string(),
+            api,
+            what,
+            message: message.to_string(),
+        }
+    }
+
     /// GET `url` and parse the body with `parse`. Retries 5xx, 408, 429 (after waiting for the
-    /// limit to reset), timeouts, connection errors and bodies `parse` rejects; re-grants the
-    /// token once on 401. `Ok(None)` when the API answered 404 and `allow_404` is set.
+    /// limit to reset), timeouts, connection errors and bodies cut short; re-grants the token
+    /// once on 401. Fails at once, without retrying, on what would fail again: a URL that
+    /// cannot be requested, any other 4xx, a complete body `parse` rejects. `Ok(None)` when the
+    /// API answered 404 and `allow_404` is set.
     pub async fn get<T>(
         &self,
         api: Api,
         url: &str,
         allow_404: bool,
-        parse: impl Fn(&Bytes) -> Result<T, String>,
+        parse: impl Fn(&Bytes) -> Result<T, BodyError>,
     ) -> Result<Option<T>, ApiError> {
+        let url = match reqwest::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => u,
+            Ok(u) => {
+                return Err(self.bad_url(api, format!("{}://…", u.scheme()), "not an http(s) URL"))
+            }
+            Err(e) => return Err(self.bad_url(api, "a URL".into(), &e.to_string())),
+        };
+        let url = url.as_str();
         let mut reauthorized = false;
         let mut attempt = 0u32;
         loop {
@@ -263,13 +323,20 @@ impl ApiClient {
         api: Api,
         url: &str,
         allow_404: bool,
-        parse: &impl Fn(&Bytes) -> Result<T, String>,
+        parse: &impl Fn(&Bytes) -> Result<T, BodyError>,
         reauthorized: &mut bool,
     ) -> Result<Attempt<Option<T>>, ApiError> {
         let token = self.auth.access_token().await?;
         self.limiter.acquire(api).await;
         let resp = match self.http.get(url).bearer_auth(token.expose()).send().await {
             Ok(r) => r,
+            Err(e) if e.is_builder() => {
+                return Ok(Attempt::Fail(self.bad_url(
+                    api,
+                    "the URL".into(),
+                    &describe_reqwest_error(&e),
+                )))
+            }
             Err(e) => {
                 metrics::global().api_request(&self.integration, api.as_str(), 0);
                 return Ok(Attempt::Retry(format!(
@@ -295,13 +362,25 @@ impl ApiClient {
         if (200..300).contains(&status) {
             return Ok(match parse(&body) {
                 Ok(v) => Attempt::Done(Some(v)),
-                Err(m) => Attempt::Retry(format!(
-                    "{api} API answer is malformed ({m}){}",
-                    trace
-                        .as_deref()
-                        .map(|t| format!(" (X-DocuSign-TraceToken {t})"))
-                        .unwrap_or_default()
-                )),
+                Err(e) => {
+                    let message = format!(
+                        "answer (HTTP {status}, {} bytes) is malformed: {e}{}",
+                        body.len(),
+                        trace
+                            .as_deref()
+                            .map(|t| format!(" (X-DocuSign-TraceToken {t})"))
+                            .unwrap_or_default()
+                    );
+                    if e.cut {
+                        Attempt::Retry(format!("{api} API {message}"))
+                    } else {
+                        Attempt::Fail(ApiError::Malformed {
+                            integration: self.integration.to_string(),
+                            api,
+                            message,
+                        })
+                    }
+                }
             });
         }
         if status == 404 && allow_404 {
@@ -380,6 +459,18 @@ mod tests {
                 .min(Duration::from_secs(2));
             assert!(d <= cap, "attempt {attempt}: {d:?} > {cap:?}");
         }
+    }
+
+    #[test]
+    fn a_cut_body_is_worth_retrying_a_wrong_one_is_not() {
+        let cut =
+            serde_json::from_slice::<serde_json::Value>(br#"{"endCursor":"x","da"#).unwrap_err();
+        assert!(BodyError::json("page", &cut).cut);
+        for wrong in [&b"<html>Bad Gateway</html>"[..], b"{}x", b"[1,]"] {
+            let e = serde_json::from_slice::<serde_json::Value>(wrong).unwrap_err();
+            assert!(!BodyError::json("page", &e).cut, "{e}");
+        }
+        assert!(!BodyError::invalid("no endCursor").cut);
     }
 
     #[test]

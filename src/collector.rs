@@ -412,6 +412,7 @@ impl Collector {
         let mut emitted: BTreeSet<String> = BTreeSet::new();
         let mut stats = CycleStats::default();
         let mut url = admin.first_url(old.since);
+        let mut enrichment_failed = false;
         loop {
             if shutdown.is_triggered() {
                 // The query is incomplete: keep the old watermark, the next run repeats it.
@@ -421,15 +422,19 @@ impl Collector {
             // the watermark stays, so the next run repeats the query.
             let fetched = async {
                 let page = admin.fetch_page(&url).await?;
+                let next_url = admin.next_url(&url, &page, old.since);
                 let users = admin.enrich_users(&base_uri, page.users).await;
-                Ok::<_, ApiError>((page.next, users))
+                Ok::<_, ApiError>((next_url, users))
             };
             let (next_url, users) = tokio::select! {
                 r = fetched => r?,
                 _ = shutdown.wait() => return Ok(stats),
             };
             let users = match users {
-                Ok(u) => u,
+                Ok(u) => {
+                    enrichment_failed |= u.failed > 0;
+                    u.users
+                }
                 Err(e) => {
                     if !matches!(e, ApiError::Auth(_)) {
                         // The account may have moved: look the base URI up again next time.
@@ -472,6 +477,10 @@ impl Collector {
                 Some(n) => url = n,
                 None => break,
             }
+        }
+        if enrichment_failed {
+            // Some eSignature lookups failed: the account may have moved, ask userinfo next time.
+            admin.forget_base_uri(&self.state);
         }
         if !admin.enrich() && query_started > next.since {
             // Without eSignature there is no modification time: the next query starts where this one did.

@@ -444,4 +444,14 @@ impl State {
         )?;
         Ok(())
     }
+
+    /// Remove a per-integration value; true when there was one.
+    pub fn delete_value(&self, integration: &str, key: &str) -> Result<bool, StateError> {
+        let conn = self.conn();
+        let n = conn.execute(
+            "DELETE FROM kv WHERE integration = ?1 AND key = ?2",
+            params![integration, key],
+        )?;
+        Ok(n > 0)
+    }
 }

@@ -6,7 +6,7 @@
 //! A page is split into raw event slices (`RawValue`); only `timestamp` is read from each, and
 //! the record is the event's bytes with the added fields spliced in.
 
-use crate::client::{Api, ApiClient, ApiError};
+use crate::client::{Api, ApiClient, ApiError, BodyError};
 use crate::config::{IntegrationConfig, MonitorApi};
 use crate::record::{self, EventType, Record};
 use serde::Deserialize;
@@ -105,7 +105,7 @@ impl MonitorSource {
     }
 
     /// Parse a page body into records. Errors describe what is wrong with the body.
-    pub fn parse(&self, body: &[u8], cursor: &str) -> Result<MonitorPage, String> {
+    pub fn parse(&self, body: &[u8], cursor: &str) -> Result<MonitorPage, BodyError> {
         parse_page(
             body,
             cursor,
@@ -123,12 +123,12 @@ pub fn parse_page(
     integration: &str,
     change_keys: bool,
     now: i64,
-) -> Result<MonitorPage, String> {
-    let env: Envelope =
-        serde_json::from_slice(body).map_err(|e| format!("not a Monitor stream page: {e}"))?;
+) -> Result<MonitorPage, BodyError> {
+    let env: Envelope = serde_json::from_slice(body)
+        .map_err(|e| BodyError::json("not a Monitor stream page", &e))?;
     let end_cursor = env
         .end_cursor
-        .ok_or_else(|| "the page has no endCursor".to_string())?
+        .ok_or_else(|| BodyError::invalid("the page has no endCursor"))?
         .into_owned();
     let events = env.data.or(env.result_data).unwrap_or_default();
     let mut records = Vec::with_capacity(events.len());
