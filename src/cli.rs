@@ -1,10 +1,14 @@
 //! Command line: parses arguments and runs one command.
 
-use crate::collector::{Collector, CycleError, Shutdown};
 use crate::config::{self, Config, LogFormat};
+use crate::daemon::run_daemon;
+use crate::integrations::{Integration, Registry};
+use crate::pipeline::{Collector, CycleError};
 use crate::record::EventType;
 use crate::state::State;
-use crate::{scheduler, sinks};
+use crate::support::shutdown::Shutdown;
+use crate::telemetry::logging::init_logging;
+use crate::{pipeline::scheduler, sinks};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -170,22 +174,6 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Install the tracing subscriber (stderr; text or JSON).
-pub fn init_logging(level: &str, format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    use std::io::IsTerminal;
-    // Colours only on a terminal: journald, files and containers get plain text.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
-}
-
 fn load_config(cli: &Cli) -> Result<Config, Failure> {
     let path = config::resolve_path(cli.config.as_deref());
     let cfg = config::load(&path).map_err(Failure::config)?;
@@ -197,29 +185,25 @@ fn open_state(cfg: &Config) -> Result<State, Failure> {
     State::open(&cfg.state_path).map_err(Failure::runtime)
 }
 
-fn build_collector(
-    cfg: &Config,
-    state: State,
-    with_sinks: bool,
-) -> Result<Arc<Collector>, Failure> {
-    let sinks = if with_sinks {
-        sinks::build(&cfg.sinks).map_err(Failure::config)?
-    } else {
-        Vec::new()
-    };
+/// The collector with the configured sinks.
+fn build_collector(cfg: &Config, state: State) -> Result<Arc<Collector>, Failure> {
+    let sinks = sinks::build(&cfg.sinks).map_err(Failure::config)?;
     Ok(Arc::new(Collector::new(cfg, state, sinks)?))
 }
 
+/// The integrations of the configuration file and the state database, for commands that
+/// deliver nothing.
+fn load_registry(cfg: &Config, state: &State) -> Result<Registry, Failure> {
+    Ok(Registry::load(cfg, state)?)
+}
+
 /// The integrations a command applies to: the named one (which must exist), else all.
-fn select(
-    collector: &Collector,
-    name: Option<&str>,
-) -> Result<Vec<Arc<crate::collector::Integration>>, Failure> {
+fn select(registry: &Registry, name: Option<&str>) -> Result<Vec<Arc<Integration>>, Failure> {
     match name {
-        Some(n) => collector.integration(n).map(|i| vec![i]).ok_or_else(|| {
+        Some(n) => registry.integration(n).map(|i| vec![i]).ok_or_else(|| {
             Failure::runtime(format!("no integration named {n:?} in the configuration"))
         }),
-        None => Ok(collector.integrations()),
+        None => Ok(registry.integrations()),
     }
 }
 
@@ -273,7 +257,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             let cfg = load_config(&cli)?;
             let _lock = State::lock_collection(&cfg.state_path).map_err(Failure::runtime)?;
             let state = open_state(&cfg)?;
-            let collector = build_collector(&cfg, state, true)?;
+            let collector = build_collector(&cfg, state)?;
             run_daemon(collector, &cfg, signal_shutdown())
                 .await
                 .map_err(Failure::runtime)
@@ -282,7 +266,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             let cfg = load_config(&cli)?;
             let _lock = State::lock_collection(&cfg.state_path).map_err(Failure::runtime)?;
             let state = open_state(&cfg)?;
-            let collector = build_collector(&cfg, state, true)?;
+            let collector = build_collector(&cfg, state)?;
             let ok = scheduler::once(collector, signal_shutdown()).await;
             Ok(if ok {
                 ExitCode::SUCCESS
@@ -298,8 +282,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         } => {
             let cfg = load_config(&cli)?;
             let state = open_state(&cfg)?;
-            let collector = build_collector(&cfg, state, false)?;
-            let integ = select(&collector, Some(integration))?[0].clone();
+            let registry = load_registry(&cfg, &state)?;
+            let integ = select(&registry, Some(integration))?[0].clone();
             get_events(&integ, *event_type, *limit, from.as_deref()).await
         }
         Command::ConsentUrl { integration } => {
@@ -315,8 +299,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
                 Some(s) => s,
                 None => State::open_in_memory().map_err(Failure::runtime)?,
             };
-            let collector = build_collector(&cfg, state, false)?;
-            let selected = select(&collector, integration.as_deref())?;
+            let registry = load_registry(&cfg, &state)?;
+            let selected = select(&registry, integration.as_deref())?;
             for i in &selected {
                 if selected.len() == 1 {
                     println!("{}", i.auth.consent_url());
@@ -329,8 +313,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         Command::ResetToken { integration } => {
             let cfg = load_config(&cli)?;
             let state = open_state(&cfg)?;
-            let collector = build_collector(&cfg, state, false)?;
-            for i in select(&collector, integration.as_deref())? {
+            let registry = load_registry(&cfg, &state)?;
+            for i in select(&registry, integration.as_deref())? {
                 let had = i.auth.reset().await.map_err(Failure::runtime)?;
                 println!(
                     "{}: {}",
@@ -347,9 +331,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Test { integration } => {
             let cfg = load_config(&cli)?;
             let state = open_state(&cfg)?;
-            let collector = build_collector(&cfg, state, false)?;
+            let registry = load_registry(&cfg, &state)?;
             let mut ok = true;
-            for i in select(&collector, integration.as_deref())? {
+            for i in select(&registry, integration.as_deref())? {
                 let steps = crate::diagnose::test_integration(&i).await;
                 ok &= crate::diagnose::print_steps(i.name(), &steps);
             }
@@ -363,8 +347,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             let cfg = load_config(&cli)?;
             let state = open_state(&cfg)?;
             // The configuration file's integrations and those created through the local API.
-            let collector = build_collector(&cfg, state.clone(), false)?;
-            let configs: Vec<_> = collector
+            let registry = load_registry(&cfg, &state)?;
+            let configs: Vec<_> = registry
                 .integrations()
                 .iter()
                 .map(|i| i.config.clone())
@@ -384,40 +368,14 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
     }
 }
 
-/// Run the scheduler (and the local API when configured) until `shutdown`, then give the
-/// streams up to `shutdown_timeout` to finish their pages.
-pub async fn run_daemon(
-    collector: Arc<Collector>,
-    cfg: &Config,
-    shutdown: Shutdown,
-) -> Result<ExitCode, String> {
-    let (control, control_rx) = tokio::sync::mpsc::unbounded_channel();
-    if let Some(api) = &cfg.api {
-        crate::api::spawn(api, collector.clone(), control, shutdown.clone()).await?;
-    } else {
-        drop(control);
-    }
-    let sched = tokio::spawn(scheduler::run(collector, shutdown.clone(), control_rx));
-    shutdown.wait().await;
-    let grace = cfg.shutdown_timeout.0;
-    match tokio::time::timeout(grace, sched).await {
-        Ok(_) => tracing::info!("stopped"),
-        Err(_) => tracing::warn!(
-            "streams did not stop within {}; exiting with cursors at the last accepted page",
-            humantime::format_duration(grace)
-        ),
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 async fn get_events(
-    integ: &crate::collector::Integration,
+    integ: &Integration,
     et: EventType,
     limit: usize,
     from: Option<&str>,
 ) -> Result<ExitCode, Failure> {
     use std::io::Write;
-    let now = crate::auth::now_unix();
+    let now = crate::support::clock::now_unix();
     let start = match from {
         Some(f) => {
             if let Ok(d) = humantime::parse_duration(f) {
@@ -469,7 +427,7 @@ async fn get_events(
 }
 
 async fn get_audit_users(
-    integ: &crate::collector::Integration,
+    integ: &Integration,
     limit: usize,
     since: &str,
 ) -> Result<ExitCode, Failure> {
@@ -493,7 +451,7 @@ async fn get_audit_users(
             .await
             .map_err(Failure::runtime)?
             .users;
-        let now = crate::auth::now_unix();
+        let now = crate::support::clock::now_unix();
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
         for user in &users {

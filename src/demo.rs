@@ -1,8 +1,9 @@
 //! `demo`: start the built-in simulator on loopback with an in-memory key pair and collect
 //! from it to stdout, using `config/demo.toml`.
 
-use crate::collector::{Collector, Shutdown};
+use crate::pipeline::Collector;
 use crate::sim::{SimClient, SimConfig, SimHandle};
+use crate::support::shutdown::Shutdown;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ const INTEGRATION_KEY: &str = "0b4d7f3e-demo-4c51-9a0e-5f1c2d3b4a69";
 const USER_ID: &str = "7c2e9a41-demo-4f0b-8d6a-2b3c4d5e6f70";
 
 pub async fn run(duration: Option<Duration>) -> Result<std::process::ExitCode, String> {
-    crate::cli::init_logging("info", crate::config::LogFormat::Text);
+    crate::telemetry::logging::init_logging("info", crate::config::LogFormat::Text);
     let (private_pem, public_pem) =
         crate::sim::generate_key_pair().map_err(|e| format!("cannot generate a key pair: {e}"))?;
     let scopes = [
@@ -72,7 +73,7 @@ pub async fn run(duration: Option<Duration>) -> Result<std::process::ExitCode, S
         }
         trigger.fire();
     });
-    let result = crate::cli::run_daemon(collector, &cfg, stop).await;
+    let result = crate::daemon::run_daemon(collector, &cfg, stop).await;
     sim.shutdown();
     let _ = std::fs::remove_dir_all(&state_dir);
     result

@@ -1,10 +1,10 @@
 //! The `test` and `state` commands: what works, what doesn't, and where each stream stands.
 
-use crate::auth::now_unix;
-use crate::collector::Integration;
 use crate::config::IntegrationConfig;
+use crate::integrations::Integration;
 use crate::record::{format_time, EventType};
 use crate::state::{State, StateError};
+use crate::support::clock::now_unix;
 
 /// One step of `test`: what was tried, whether it worked, what was learnt.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -1,23 +1,22 @@
 //! docusign-collector: Docusign Monitor customer events and Admin audit users to SIEM sinks.
 //!
-//! See ARCHITECTURE.md for the code map, the data path and the invariants.
+//! See ARCHITECTURE.md for the code map, the data path and the invariants. Layers, from the
+//! bottom: `support` → `record`, `config` → `telemetry`, `state` → `docusign` → `sources`,
+//! `sinks` → `integrations` → `pipeline` → `api`, `diagnose`, `daemon`, `cli`, `demo`.
 
 pub mod api;
-pub mod auth;
 pub mod cli;
-pub mod client;
-pub mod collector;
 pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod diagnose;
-pub mod fault;
-pub mod managed;
-pub mod metrics;
-pub mod ratelimit;
+pub mod docusign;
+pub mod integrations;
+pub mod pipeline;
 pub mod record;
-pub mod scheduler;
-pub mod secret;
 pub mod sim;
 pub mod sinks;
 pub mod sources;
 pub mod state;
+pub mod support;
+pub mod telemetry;

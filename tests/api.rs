@@ -80,10 +80,7 @@ async fn health_metrics_and_integrations_never_show_a_secret() {
     let one = one.text().await.unwrap();
     assert_eq!(get("/integrations/nope", true).await.unwrap().status(), 404);
 
-    let access_token: String = rusqlite::Connection::open(env.state_path())
-        .unwrap()
-        .query_row("SELECT access_token FROM tokens", [], |r| r.get(0))
-        .unwrap();
+    let access_token: String = cached_token(&env);
     let key_line = key_pair().0.lines().nth(1).unwrap().to_string();
     for text in [&body, &one, &metrics] {
         assert!(!text.contains(&access_token), "access token leaked");

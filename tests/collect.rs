@@ -230,10 +230,7 @@ async fn no_key_or_token_reaches_logs_state_or_test_output() {
         .run(&["once"], &[("DOCUSIGN_COLLECTOR__LOG__LEVEL", "trace")])
         .await;
     assert_success(&once);
-    let token: String = rusqlite::Connection::open(env.state_path())
-        .unwrap()
-        .query_row("SELECT access_token FROM tokens", [], |r| r.get(0))
-        .expect("a cached token");
+    let token: String = cached_token(&env);
     assert!(token.len() >= 16);
     let key_lines: Vec<&str> = key_pair()
         .0

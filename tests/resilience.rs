@@ -128,12 +128,12 @@ async fn an_answer_slower_than_the_timeout_is_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_callers_share_one_grant() {
-    use docusign_collector::collector::Collector;
+    use docusign_collector::integrations::Registry;
     use docusign_collector::state::State;
     let env = Env::start(sim_config(0)).await;
     let cfg = docusign_collector::config::load(&env.write_config()).expect("valid config");
-    let collector = Collector::new(&cfg, State::open_in_memory().unwrap(), Vec::new()).unwrap();
-    let auth = collector.integrations()[0].auth.clone();
+    let registry = Registry::load(&cfg, &State::open_in_memory().unwrap()).unwrap();
+    let auth = registry.integrations()[0].auth.clone();
     let grab = |n: usize| {
         let auth = auth.clone();
         futures_util::future::join_all((0..n).map(move |_| {

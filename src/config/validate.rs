@@ -1,7 +1,7 @@
 //! Rules a deserialized configuration must satisfy; each failure names its key.
 
 use super::{Config, ConfigError, HumanDuration, IntegrationConfig, MonitorApi, Proxy, SinkConfig};
-use crate::auth::key::{self, KeyError};
+use crate::docusign::auth::key::{self, KeyError};
 use crate::record::EventType;
 use std::collections::HashSet;
 use std::path::Path;

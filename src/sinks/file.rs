@@ -199,10 +199,10 @@ impl Inner {
         let Some(file) = self.file.as_mut() else {
             return Err(self.io_err("cannot open", &io::Error::other("no file")));
         };
-        if crate::fault::hit("mid_file_write") {
+        if crate::support::fault::hit("mid_file_write") {
             let _ = file.write_all(&data[..data.len() / 2]);
             let _ = file.flush();
-            crate::fault::crash("mid_file_write");
+            crate::support::fault::crash("mid_file_write");
         }
         let result = file.write_all(&data).and_then(|()| file.sync_data());
         match result {

@@ -10,8 +10,8 @@
 use super::{DeliverFuture, Sink, SinkError};
 use crate::config::{HttpSinkConfig, HttpSinkFormat};
 use crate::record::{Batch, Record};
-use crate::secret::Secret;
-use rand::Rng;
+use crate::support::backoff::Backoff;
+use crate::support::secret::Secret;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::io::Write;
 use std::path::PathBuf;
@@ -30,9 +30,8 @@ pub struct HttpSink {
     host: String,
     dead_letter: Option<PathBuf>,
     client: reqwest::Client,
-    /// Backoff between attempts: full jitter up to min(max, base · 2^attempt).
-    backoff_base: Duration,
-    backoff_max: Duration,
+    /// Backoff between attempts.
+    backoff: Backoff,
 }
 
 impl std::fmt::Debug for HttpSink {
@@ -87,7 +86,7 @@ impl HttpSink {
         if cfg.insecure {
             tracing::warn!(sink = %name, "insecure = true: the SIEM's TLS certificate is NOT verified");
         }
-        let client = crate::client::build_client(
+        let client = crate::support::http_client::build_client(
             cfg.timeout.0,
             &cfg.proxy,
             cfg.insecure,
@@ -106,8 +105,7 @@ impl HttpSink {
             host: cfg.host.clone().unwrap_or_else(local_host_name),
             dead_letter: cfg.dead_letter_path.clone(),
             client,
-            backoff_base: cfg.retry_initial.0,
-            backoff_max: cfg.retry_max.0.max(cfg.retry_initial.0),
+            backoff: Backoff::new(cfg.retry_initial.0, cfg.retry_max.0),
         })
     }
 
@@ -197,14 +195,6 @@ impl HttpSink {
             })
     }
 
-    fn backoff(&self, attempt: u32) -> Duration {
-        let cap = self
-            .backoff_base
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(self.backoff_max);
-        Duration::from_millis(rand::thread_rng().gen_range(0..=cap.as_millis() as u64))
-    }
-
     /// POST one body until the receiver accepts it. `Err` only for a rejection (4xx other than
     /// 408/429) without a dead-letter file.
     async fn post(&self, body: Vec<u8>, events: usize, raw: &[u8]) -> Result<(), SinkError> {
@@ -255,16 +245,19 @@ impl HttpSink {
                     }
                     (format!("HTTP {status} {}", text.trim()), retry_after)
                 }
-                Err(e) => (crate::client::describe_reqwest_error(&e), None),
+                Err(e) => (
+                    crate::support::http_client::describe_reqwest_error(&e),
+                    None,
+                ),
             };
             let delay = retry_after
-                .unwrap_or_else(|| self.backoff(attempt))
+                .unwrap_or_else(|| self.backoff.delay(attempt))
                 .min(Duration::from_secs(300));
             attempt += 1;
             if attempt == 1 || attempt.is_multiple_of(10) {
                 tracing::warn!(sink = %self.name, attempt, delay_ms = delay.as_millis() as u64, "delivery failed ({problem}); retrying until it succeeds");
             }
-            crate::metrics::global().add(
+            crate::telemetry::metrics::global().add(
                 "docusign_collector_sink_retries_total",
                 vec![("sink", self.name.clone())],
                 1.0,

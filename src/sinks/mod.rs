@@ -34,10 +34,46 @@ pub enum SinkError {
     Config { sink: String, message: String },
 }
 
+/// The sinks a pipeline delivers to: never empty, so a checkpoint can never be saved with
+/// nothing delivered. Cheap to clone.
+#[derive(Clone)]
+pub struct Sinks(Arc<[Arc<dyn Sink>]>);
+
+impl Sinks {
+    /// At least one sink.
+    pub fn new(sinks: Vec<Arc<dyn Sink>>) -> Result<Sinks, SinkError> {
+        if sinks.is_empty() {
+            return Err(SinkError::Config {
+                sink: "sinks".into(),
+                message: "at least one sink is needed".into(),
+            });
+        }
+        Ok(Sinks(sinks.into()))
+    }
+
+    /// One sink.
+    pub fn one(sink: Arc<dyn Sink>) -> Sinks {
+        Sinks(Arc::from([sink]))
+    }
+
+    pub fn as_slice(&self) -> &[Arc<dyn Sink>] {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Always false: a `Sinks` holds at least one sink.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// Build the configured sinks; no configuration means one stdout sink.
-pub fn build(configs: &[SinkConfig]) -> Result<Vec<Arc<dyn Sink>>, SinkError> {
+pub fn build(configs: &[SinkConfig]) -> Result<Sinks, SinkError> {
     if configs.is_empty() {
-        return Ok(vec![Arc::new(StdoutSink::new("stdout"))]);
+        return Ok(Sinks::one(Arc::new(StdoutSink::new("stdout"))));
     }
     let mut sinks: Vec<Arc<dyn Sink>> = Vec::with_capacity(configs.len());
     for c in configs {
@@ -61,7 +97,7 @@ pub fn build(configs: &[SinkConfig]) -> Result<Vec<Arc<dyn Sink>>, SinkError> {
             SinkConfig::Http(h) => sinks.push(Arc::new(http::HttpSink::new(h)?)),
         }
     }
-    Ok(sinks)
+    Sinks::new(sinks)
 }
 
 #[cfg(test)]
@@ -73,7 +109,7 @@ mod tests {
     fn empty_config_means_stdout() {
         let sinks = build(&[]).unwrap();
         assert_eq!(sinks.len(), 1);
-        assert_eq!(sinks[0].name(), "stdout");
+        assert_eq!(sinks.as_slice()[0].name(), "stdout");
     }
 
     #[test]
@@ -93,7 +129,7 @@ mod tests {
             }),
         ])
         .unwrap();
-        let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
+        let names: Vec<&str> = sinks.as_slice().iter().map(|s| s.name()).collect();
         assert_eq!(
             names,
             vec!["stdout", "console", &format!("file:{}", path.display())]
@@ -106,7 +142,10 @@ mod tests {
         let cfg: SinkConfig =
             toml::from_str("type = \"http\"\nurl = \"https://siem.example.com/in\"").unwrap();
         let sinks = build(&[cfg]).unwrap();
-        assert_eq!(sinks[0].name(), "http:https://siem.example.com/in");
+        assert_eq!(
+            sinks.as_slice()[0].name(),
+            "http:https://siem.example.com/in"
+        );
     }
 
     #[test]

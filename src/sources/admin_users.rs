@@ -7,8 +7,9 @@
 //! to drop the repeats an inclusive `last_modified_since` brings back) only after the sinks
 //! accepted every page of the query.
 
-use crate::client::{Api, ApiClient, ApiError, BodyError};
 use crate::config::IntegrationConfig;
+use crate::docusign::client::{ApiClient, ApiError, BodyError};
+use crate::docusign::Api;
 use crate::record::{self, EventType, Record};
 use crate::state::{State, StateError};
 use futures_util::StreamExt;
@@ -453,7 +454,7 @@ impl AdminUsersSource {
 
     fn not_enriched(&self, id: &str, reason: &'static str, why: &str) {
         tracing::warn!(integration = %self.integration, user_id = %id, reason, "audit user emitted without eSignature details: {why}");
-        crate::metrics::global().add(
+        crate::telemetry::metrics::global().add(
             "docusign_collector_enrichment_skipped_total",
             vec![
                 ("integration", self.integration.clone()),

@@ -6,8 +6,9 @@
 //! A page is split into raw event slices (`RawValue`); only `timestamp` is read from each, and
 //! the record is the event's bytes with the added fields spliced in.
 
-use crate::client::{Api, ApiClient, ApiError, BodyError};
 use crate::config::{IntegrationConfig, MonitorApi};
+use crate::docusign::client::{ApiClient, ApiError, BodyError};
+use crate::docusign::Api;
 use crate::record::{self, EventType, Record};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -111,7 +112,7 @@ impl MonitorSource {
             cursor,
             &self.integration,
             self.change_keys,
-            crate::auth::now_unix(),
+            crate::support::clock::now_unix(),
         )
     }
 }
@@ -154,7 +155,7 @@ pub fn parse_page(
             events = bad,
             "events without a readable timestamp: _time set to the collection time"
         );
-        crate::metrics::global().add(
+        crate::telemetry::metrics::global().add(
             "docusign_collector_bad_timestamps_total",
             vec![("integration", integration.to_string())],
             bad as f64,

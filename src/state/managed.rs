@@ -1,7 +1,8 @@
 //! Integrations created through the local API: their settings (a JSON document that includes the
 //! private key, so it lives only here, in the 0600 database) and timestamps.
 
-use super::{now, State, StateError};
+use super::{State, StateError};
+use crate::support::clock::now_unix as now;
 use rusqlite::{params, OptionalExtension};
 
 /// One API-managed integration as stored.

@@ -341,3 +341,15 @@ pub async fn terminate(
         .expect("wait for the child");
     (status, t0.elapsed())
 }
+
+/// The access token the collector cached for `acme` (read through the state API).
+pub fn cached_token(env: &Env) -> String {
+    docusign_collector::state::State::open(&env.state_path())
+        .expect("state database")
+        .token("acme")
+        .expect("token query")
+        .expect("a cached token")
+        .access_token
+        .expose()
+        .to_string()
+}

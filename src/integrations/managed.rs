@@ -5,23 +5,12 @@
 //! that never contains a key or token.
 
 use crate::config::{self, Config, Environment, IntegrationConfig, Status};
-use crate::record::{format_time, to_snake_case};
+use crate::record::{format_time, snake_case_value};
 use serde_json::{json, Map, Value};
 
 /// The seed's integration type record.
 pub fn integration_type() -> Value {
     json!({"id": 8, "name": "Docusign", "slug": "docusign"})
-}
-
-fn snake_keys(v: Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.into_iter()
-                .map(|(k, v)| (to_snake_case(&k), snake_keys(v)))
-                .collect(),
-        ),
-        other => other,
-    }
 }
 
 /// Settings (snake_case configuration keys) from a request's `data` merged over `base`, with the
@@ -34,7 +23,7 @@ pub fn merge_settings(
 ) -> Result<Map<String, Value>, String> {
     let mut out = base.clone();
     if let Some(d) = data {
-        let Value::Object(fields) = snake_keys(d.clone()) else {
+        let Value::Object(fields) = snake_case_value(d.clone()) else {
             return Err("data must be a JSON object".into());
         };
         for (k, v) in fields {

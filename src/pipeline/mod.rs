@@ -5,57 +5,29 @@
 //! The next page is fetched while the current one is delivered (a channel of two pages bounds
 //! memory); a crash at any point re-delivers at most the pages in flight and loses nothing.
 
-use crate::auth::{key, now_unix, AuthError, Authenticator};
-use crate::client::{build_http, ApiClient, ApiError, RetryPolicy};
-use crate::config::{Config, IntegrationConfig};
-use crate::metrics;
-use crate::ratelimit::{RateLimitSettings, RateLimiter};
+use crate::config::Config;
+use crate::docusign::auth::AuthError;
+use crate::docusign::client::ApiError;
+use crate::integrations::{Integration, Registry};
 use crate::record::{Batch, EventType};
-use crate::sinks::{Sink, SinkError};
-use crate::sources::admin_users::{AdminUsersSource, Watermark};
-use crate::sources::monitor::{MonitorPage, MonitorSource};
+use crate::sinks::{SinkError, Sinks};
+use crate::sources::admin_users::Watermark;
+use crate::sources::monitor::MonitorPage;
 use crate::state::{State, StateError};
+use crate::support::clock::now_unix;
+use crate::support::shutdown::Shutdown;
+use crate::telemetry::metrics;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+
+mod delivery;
+pub mod scheduler;
+
+pub use delivery::deliver_page;
 
 /// Pages fetched ahead of delivery.
 const PAGES_IN_FLIGHT: usize = 2;
-
-/// A shutdown signal: cheap to clone, fires once.
-#[derive(Clone)]
-pub struct Shutdown(watch::Receiver<bool>);
-
-/// Fires the [`Shutdown`] signal.
-pub struct ShutdownTrigger(watch::Sender<bool>);
-
-impl Shutdown {
-    pub fn new() -> (ShutdownTrigger, Shutdown) {
-        let (tx, rx) = watch::channel(false);
-        (ShutdownTrigger(tx), Shutdown(rx))
-    }
-
-    pub fn is_triggered(&self) -> bool {
-        *self.0.borrow()
-    }
-
-    /// Resolves once the signal fires.
-    pub async fn wait(&self) {
-        let mut rx = self.0.clone();
-        while !*rx.borrow_and_update() {
-            if rx.changed().await.is_err() {
-                // Sender gone without firing: never resolves.
-                std::future::pending::<()>().await;
-            }
-        }
-    }
-}
-
-impl ShutdownTrigger {
-    pub fn fire(&self) {
-        let _ = self.0.send(true);
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CycleError {
@@ -108,159 +80,30 @@ impl CycleStats {
     }
 }
 
-/// Everything one integration needs at run time.
-pub struct Integration {
-    pub config: IntegrationConfig,
-    pub auth: Arc<Authenticator>,
-    pub monitor: MonitorSource,
-    pub admin: AdminUsersSource,
-    /// Where the integration is defined.
-    pub origin: Origin,
-}
-
-/// Where an integration is defined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// The configuration file (read-only through the API).
-    File,
-    /// Created through the local API and stored in the state database (Unix seconds).
-    Api { created_at: i64, updated_at: i64 },
-}
-
-impl Integration {
-    pub fn new(config: IntegrationConfig, state: State) -> Result<Integration, CycleError> {
-        let setup = |message: String| CycleError::Setup {
-            integration: config.name.clone(),
-            message,
-        };
-        let key = key::load(&config).map_err(|e| setup(e.to_string()))?;
-        let http = build_http(&config.http).map_err(setup)?;
-        if config.http.insecure {
-            tracing::warn!(integration = %config.name, "http.insecure = true: TLS certificates are NOT verified for this integration; do not use this in production");
-        }
-        let auth = Arc::new(Authenticator::new(&config, key, state, http.clone()));
-        let rl = &config.rate_limit;
-        let settings = RateLimitSettings {
-            per_hour: rl.per_hour,
-            burst: rl.burst,
-            reserve: rl.reserve,
-            min_spacing: rl.min_spacing.0,
-        };
-        let limiter = Arc::new(RateLimiter::new(&config.name, settings));
-        let retry = RetryPolicy {
-            max_attempts: config.retry.max_attempts,
-            base: config.retry.initial.0,
-            max_delay: config.retry.max.0,
-        };
-        let client = ApiClient::new(&config.name, http, auth.clone(), limiter).with_retry(retry);
-        let monitor = MonitorSource::new(client.clone(), &config);
-        let admin = AdminUsersSource::new(client.clone(), &config);
-        Ok(Integration {
-            config,
-            auth,
-            monitor,
-            admin,
-            origin: Origin::File,
-        })
-    }
-
-    pub fn name(&self) -> &str {
-        &self.config.name
-    }
-
-    /// This integration's streams (none while it is inactive).
-    pub fn streams(self: &Arc<Self>) -> Vec<(Arc<Integration>, EventType)> {
-        if !self.config.is_active() {
-            return Vec::new();
-        }
-        self.config
-            .event_types
-            .iter()
-            .map(|et| (self.clone(), *et))
-            .collect()
-    }
-}
-
-/// The collector: state, sinks, integrations.
+/// The collector: state, sinks (at least one), integrations.
 pub struct Collector {
     pub state: State,
-    pub sinks: Vec<Arc<dyn Sink>>,
-    integrations: std::sync::RwLock<Vec<Arc<Integration>>>,
+    sinks: Sinks,
+    registry: Registry,
 }
 
 impl Collector {
-    /// Set up every integration of `config` (active or not) and every one created through the
-    /// local API (from the state database), with the given state and sinks. A stored integration
-    /// that no longer validates (say its name is now taken by the file) is logged and left out.
-    pub fn new(
-        config: &Config,
-        state: State,
-        sinks: Vec<Arc<dyn Sink>>,
-    ) -> Result<Collector, CycleError> {
-        let mut integrations = config
-            .integrations
-            .iter()
-            .map(|c| Integration::new(c.clone(), state.clone()).map(Arc::new))
-            .collect::<Result<Vec<_>, _>>()?;
-        for m in state.managed_integrations()? {
-            let built = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&m.data)
-                .map_err(|e| e.to_string())
-                .and_then(|settings| crate::managed::to_config(&settings, &config.integrations))
-                .and_then(|c| Integration::new(c, state.clone()).map_err(|e| e.to_string()));
-            match built {
-                Ok(mut i) => {
-                    i.origin = Origin::Api {
-                        created_at: m.created_at,
-                        updated_at: m.updated_at,
-                    };
-                    integrations.push(Arc::new(i));
-                }
-                Err(e) => {
-                    tracing::error!(integration = %m.name, "integration created through the API is left out: {e}")
-                }
-            }
-        }
+    /// Every integration of `config` and of the state database, delivering to `sinks`.
+    pub fn new(config: &Config, state: State, sinks: Sinks) -> Result<Collector, CycleError> {
+        let registry = Registry::load(config, &state)?;
         Ok(Collector {
             state,
             sinks,
-            integrations: std::sync::RwLock::new(integrations),
+            registry,
         })
     }
 
-    /// A snapshot of every integration.
-    pub fn integrations(&self) -> Vec<Arc<Integration>> {
-        self.integrations
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
-    pub fn integration(&self, name: &str) -> Option<Arc<Integration>> {
-        self.integrations().into_iter().find(|i| i.name() == name)
-    }
-
-    /// Add an integration, or replace the one of the same name.
-    pub fn upsert(&self, integ: Arc<Integration>) {
-        let mut list = self.integrations.write().unwrap_or_else(|p| p.into_inner());
-        match list.iter_mut().find(|i| i.name() == integ.name()) {
-            Some(slot) => *slot = integ,
-            None => list.push(integ),
-        }
-    }
-
-    /// Remove an integration; returns it.
-    pub fn remove(&self, name: &str) -> Option<Arc<Integration>> {
-        let mut list = self.integrations.write().unwrap_or_else(|p| p.into_inner());
-        let at = list.iter().position(|i| i.name() == name)?;
-        Some(list.remove(at))
-    }
-
-    /// The (integration, event type) streams `run` and `once` drive: active integrations only.
-    pub fn streams(&self) -> Vec<(Arc<Integration>, EventType)> {
-        self.integrations()
-            .iter()
-            .flat_map(|i| i.streams())
-            .collect()
+    pub fn sinks(&self) -> &Sinks {
+        &self.sinks
     }
 
     /// One cycle of `et` for `integ`, recorded in the run history.
@@ -366,10 +209,10 @@ impl Collector {
                         event_type: EventType::CustomerEvents,
                         records: page.records,
                     });
-                    deliver_page(sinks, state, batch, &page.end_cursor).await?;
+                    deliver_page(sinks.as_slice(), state, batch, &page.end_cursor).await?;
                 }
-                if crate::fault::hit("after_sink_write") {
-                    crate::fault::crash("after_sink_write");
+                if crate::support::fault::hit("after_sink_write") {
+                    crate::support::fault::crash("after_sink_write");
                 }
                 if page.end_cursor != page.cursor {
                     state.save_cursor(&name, EventType::CustomerEvents, &page.end_cursor)?;
@@ -470,7 +313,7 @@ impl Collector {
                     records,
                 });
                 // The page's URL (with its last_modified_since and start) identifies it.
-                deliver_page(&self.sinks, &self.state, batch, &url).await?;
+                deliver_page(self.sinks.as_slice(), &self.state, batch, &url).await?;
             }
             stats.page_delivered(name, EventType::AuditUsers, events);
             match next_url {
@@ -493,68 +336,5 @@ impl Collector {
             next.save(&self.state, name)?;
         }
         Ok(stats)
-    }
-}
-
-/// State key under which a sink's acceptance of a page is remembered while another sink failed.
-fn ack_key(sink: &str, et: EventType) -> String {
-    format!("ack.{}.{sink}", et.as_str())
-}
-
-/// Deliver a page (identified by its end cursor) to every sink. When some sinks fail, the ones
-/// that accepted remember it, and the retry of the same page skips them: a healthy sink gets
-/// no duplicates while another one is failing.
-pub async fn deliver_page(
-    sinks: &[Arc<dyn Sink>],
-    state: &State,
-    batch: Arc<Batch>,
-    end_cursor: &str,
-) -> Result<(), CycleError> {
-    let et = batch.event_type;
-    // With one sink there is no other sink to spare a re-send: no acknowledgements to keep.
-    let track = sinks.len() > 1;
-    let mut pending = Vec::with_capacity(sinks.len());
-    for s in sinks {
-        if track
-            && state
-                .get_value(&batch.integration, &ack_key(s.name(), et))?
-                .as_deref()
-                == Some(end_cursor)
-        {
-            tracing::debug!(
-                sink = s.name(),
-                "sink already accepted this page; not sending it again"
-            );
-        } else {
-            pending.push(s.clone());
-        }
-    }
-    let results =
-        futures_util::future::join_all(pending.iter().map(|s| s.deliver(batch.clone()))).await;
-    let mut accepted = Vec::new();
-    let mut first_error = None;
-    for (sink, r) in pending.iter().zip(results) {
-        match r {
-            Ok(()) => accepted.push(sink),
-            Err(e) => {
-                metrics::global().add(
-                    "docusign_collector_sink_errors_total",
-                    vec![("sink", sink.name().to_string())],
-                    1.0,
-                );
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    match first_error {
-        Some(e) => {
-            if track {
-                for sink in accepted {
-                    state.set_value(&batch.integration, &ack_key(sink.name(), et), end_cursor)?;
-                }
-            }
-            Err(e.into())
-        }
-        None => Ok(()),
     }
 }

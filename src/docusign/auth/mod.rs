@@ -9,8 +9,9 @@ pub mod key;
 
 use crate::config::{Endpoints, IntegrationConfig};
 use crate::record::EventType;
-use crate::secret::Secret;
 use crate::state::{CachedToken, State, StateError};
+use crate::support::clock::now_unix;
+use crate::support::secret::Secret;
 use key::PrivateKey;
 use serde::Deserialize;
 use std::time::Duration;
@@ -227,13 +228,6 @@ impl std::fmt::Debug for Authenticator {
     }
 }
 
-pub fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 impl Authenticator {
     pub fn new(
         cfg: &IntegrationConfig,
@@ -353,7 +347,7 @@ impl Authenticator {
         AuthError::Transport {
             integration: self.integration.clone(),
             oauth: self.endpoints.oauth.clone(),
-            message: crate::client::describe_reqwest_error(e),
+            message: crate::support::http_client::describe_reqwest_error(e),
         }
     }
 
@@ -401,7 +395,7 @@ impl Authenticator {
             .map_err(transport)?;
         let status = resp.status();
         let body = resp.bytes().await.map_err(transport)?;
-        crate::metrics::global().token_grant(&self.integration, status.is_success());
+        crate::telemetry::metrics::global().token_grant(&self.integration, status.is_success());
         if !status.is_success() {
             return Err(self.grant_error(status.as_u16(), &body));
         }

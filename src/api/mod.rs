@@ -11,11 +11,13 @@
 //! (their actions work); those created through the API are stored in the state database and
 //! survive restarts. No answer ever contains a key or token.
 
-use crate::collector::{Collector, Integration, Origin, Shutdown};
 use crate::config::ApiConfig;
-use crate::managed;
-use crate::scheduler::{Control, ControlSender};
-use crate::secret::Secret;
+use crate::integrations::managed;
+use crate::integrations::{Integration, Origin};
+use crate::pipeline::scheduler::{Control, ControlSender};
+use crate::pipeline::Collector;
+use crate::support::secret::Secret;
+use crate::support::shutdown::Shutdown;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -141,6 +143,7 @@ fn check_write(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Fail> {
 
 fn find(ctx: &Ctx, id: &str) -> Result<Arc<Integration>, Fail> {
     ctx.collector
+        .registry()
         .integration(id)
         .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no integration {id:?}")))
 }
@@ -160,6 +163,7 @@ async fn readyz(State(ctx): State<Ctx>) -> Response {
         .iter()
         .filter(|s| {
             ctx.collector
+                .registry()
                 .integration(&s.integration)
                 .is_some_and(|i| i.config.is_active())
         })
@@ -182,7 +186,7 @@ async fn readyz(State(ctx): State<Ctx>) -> Response {
 async fn metrics() -> Response {
     (
         [("content-type", "text/plain; version=0.0.4")],
-        crate::metrics::global().render(),
+        crate::telemetry::metrics::global().render(),
     )
         .into_response()
 }
@@ -212,6 +216,7 @@ async fn list(State(ctx): State<Ctx>, headers: HeaderMap) -> Answer {
     check_read(&ctx, &headers)?;
     let all: Vec<Value> = ctx
         .collector
+        .registry()
         .integrations()
         .iter()
         .map(|i| describe(&ctx, i))
@@ -293,6 +298,7 @@ fn parse_request(body: &[u8]) -> Result<Request, Fail> {
 fn install(ctx: &Ctx, name: &str, settings: Map<String, Value>) -> Result<Arc<Integration>, Fail> {
     let others: Vec<_> = ctx
         .collector
+        .registry()
         .integrations()
         .iter()
         .map(|i| i.config.clone())
@@ -313,7 +319,7 @@ fn install(ctx: &Ctx, name: &str, settings: Map<String, Value>) -> Result<Arc<In
         updated_at: stored.updated_at,
     };
     let integ = Arc::new(integ);
-    ctx.collector.upsert(integ.clone());
+    ctx.collector.registry().upsert(integ.clone());
     let _ = ctx.control.send(Control::Restart(name.to_string()));
     Ok(integ)
 }
@@ -328,7 +334,7 @@ async fn create(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Answ
         )
     })?;
     let _guard = ctx.writes.lock().await;
-    if ctx.collector.integration(&name).is_some() {
+    if ctx.collector.registry().integration(&name).is_some() {
         return Err(error(
             StatusCode::CONFLICT,
             format!("integration {name:?} exists"),
@@ -395,7 +401,7 @@ async fn remove(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<Strin
         .state
         .delete_managed_integration(&id)
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    ctx.collector.remove(&id);
+    ctx.collector.registry().remove(&id);
     let _ = ctx.control.send(Control::Stop(id.clone()));
     tracing::info!(integration = %id, "integration deleted through the API (its cursors stay in the state database)");
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -7,8 +7,10 @@
 //! an operator can fix (missing consent, a wrong key) slow the stream to one attempt every
 //! 10 minutes instead of hammering Docusign.
 
-use crate::collector::{Collector, CycleError, Integration, Shutdown, ShutdownTrigger};
+use crate::integrations::Integration;
+use crate::pipeline::{Collector, CycleError};
 use crate::record::EventType;
+use crate::support::shutdown::{Shutdown, ShutdownTrigger};
 use rand::Rng;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -41,7 +43,7 @@ pub fn jittered(interval: Duration) -> Duration {
 fn log_cycle(
     integ: &Integration,
     et: EventType,
-    r: &Result<crate::collector::CycleStats, CycleError>,
+    r: &Result<crate::pipeline::CycleStats, CycleError>,
     took: Duration,
 ) {
     match r {
@@ -124,7 +126,7 @@ async fn stop(running: &mut HashMap<String, Running>, name: &str) {
 /// changed, removed or fetched through the local API). Returns once every stream has stopped.
 pub async fn run(collector: Arc<Collector>, shutdown: Shutdown, mut control: ControlReceiver) {
     let mut running: HashMap<String, Running> = HashMap::new();
-    for integ in collector.integrations() {
+    for integ in collector.registry().integrations() {
         start(&collector, &integ, &mut running);
     }
     if running.is_empty() {
@@ -137,7 +139,7 @@ pub async fn run(collector: Arc<Collector>, shutdown: Shutdown, mut control: Con
             msg = control.recv(), if control_open => match msg {
                 Some(Control::Restart(name)) => {
                     stop(&mut running, &name).await;
-                    if let Some(integ) = collector.integration(&name) {
+                    if let Some(integ) = collector.registry().integration(&name) {
                         start(&collector, &integ, &mut running);
                     }
                 }
@@ -197,7 +199,7 @@ async fn stream_loop(
 /// One cycle of every active stream, concurrently. True when all succeeded.
 pub async fn once(collector: Arc<Collector>, shutdown: Shutdown) -> bool {
     let mut tasks = tokio::task::JoinSet::new();
-    for (integ, et) in collector.streams() {
+    for (integ, et) in collector.registry().streams() {
         let collector = collector.clone();
         let shutdown = shutdown.clone();
         tasks.spawn(async move {

@@ -2,7 +2,8 @@
 //! the token cache, run history and small per-integration values.
 
 use crate::record::EventType;
-use crate::secret::Secret;
+use crate::support::clock::now_unix;
+use crate::support::secret::Secret;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -85,10 +86,6 @@ impl std::fmt::Debug for State {
 
 /// The busy timeout: another process holding a write lock is waited for this long.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
 
 fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -216,7 +213,7 @@ impl State {
             "INSERT INTO cursors (integration, event_type, cursor, updated_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (integration, event_type)
              DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
-            params![integration, et.as_str(), cursor, now()],
+            params![integration, et.as_str(), cursor, now_unix()],
         )?;
         Ok(())
     }
@@ -440,7 +437,7 @@ impl State {
             "INSERT INTO kv (integration, key, value, updated_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (integration, key)
              DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            params![integration, key, value, now()],
+            params![integration, key, value, now_unix()],
         )?;
         Ok(())
     }

@@ -6,7 +6,7 @@
 //!   blocks every call of the integration until `X-RateLimit-Reset` (`Retry-After` when a
 //!   proxy sends one); a nearly spent burst budget spaces calls out.
 
-use crate::client::Api;
+use crate::docusign::Api;
 use governor::{DefaultDirectRateLimiter, Quota};
 use reqwest::header::HeaderMap;
 use std::num::NonZeroU32;
@@ -114,7 +114,8 @@ impl RateLimiter {
         self.quota.until_ready().await;
         let waited = started.elapsed();
         if waited >= Duration::from_millis(50) {
-            crate::metrics::global().rate_limit_wait(&self.integration, waited.as_secs_f64());
+            crate::telemetry::metrics::global()
+                .rate_limit_wait(&self.integration, waited.as_secs_f64());
         }
     }
 

@@ -2,38 +2,16 @@
 //! exponential backoff and full jitter, rate-limit answers, and errors that name the
 //! integration, the API, the status, Docusign's `errorCode` and the `X-DocuSign-TraceToken`.
 
-use crate::auth::{AuthError, Authenticator};
-use crate::config::{HttpConfig, Proxy};
-use crate::metrics;
+use super::Api;
+use crate::config::HttpConfig;
+use crate::docusign::auth::{AuthError, Authenticator};
+use crate::support::backoff::Backoff;
+use crate::support::http_client::{build_client, describe_reqwest_error};
+use crate::telemetry::metrics;
 use bytes::Bytes;
-use rand::Rng;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Which Docusign API a request goes to (labels, limits, messages).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Api {
-    Monitor,
-    Admin,
-    ESignature,
-}
-
-impl Api {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Api::Monitor => "monitor",
-            Api::Admin => "admin",
-            Api::ESignature => "esignature",
-        }
-    }
-}
-
-impl fmt::Display for Api {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -106,62 +84,20 @@ impl fmt::Display for BodyError {
     }
 }
 
-/// Retry policy for one request.
+/// Retry policy for one request: how many attempts, and the backoff between them.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
-    pub base: Duration,
-    pub max_delay: Duration,
+    pub backoff: Backoff,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             max_attempts: 5,
-            base: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
+            backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(30)),
         }
     }
-}
-
-impl RetryPolicy {
-    /// Full jitter: a random delay between 0 and min(max, base * 2^attempt).
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let cap = self
-            .base
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(self.max_delay);
-        let ms = cap.as_millis() as u64;
-        Duration::from_millis(if ms == 0 {
-            0
-        } else {
-            rand::thread_rng().gen_range(0..=ms)
-        })
-    }
-}
-
-/// A short, secret-free description of a transport error.
-pub fn describe_reqwest_error(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "the answer was cut off or unreadable"
-    } else if e.is_request() {
-        "request failed"
-    } else {
-        "HTTP error"
-    };
-    let mut msg = kind.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    // Only the error kind and its sources: the request URL (with its cursor) is left out.
-    msg
 }
 
 /// Build the reqwest client for an integration's `[http]` settings.
@@ -172,47 +108,6 @@ pub fn build_http(cfg: &HttpConfig) -> Result<reqwest::Client, String> {
         cfg.insecure,
         cfg.ca_file.as_deref(),
     )
-}
-
-/// A reqwest client with a timeout, a proxy choice, optional extra CA certificates, and
-/// (when `insecure`) no certificate verification. Shared by the API clients and the http sink.
-pub fn build_client(
-    timeout: Duration,
-    proxy: &Proxy,
-    insecure: bool,
-    ca_file: Option<&std::path::Path>,
-) -> Result<reqwest::Client, String> {
-    let mut b = reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(15)))
-        .user_agent(concat!("docusign-collector/", env!("CARGO_PKG_VERSION")))
-        .pool_idle_timeout(Duration::from_secs(60));
-    match proxy {
-        Proxy::System => {}
-        Proxy::None => b = b.no_proxy(),
-        Proxy::Url(u) => {
-            let p = reqwest::Proxy::all(u).map_err(|e| format!("invalid proxy {u}: {e}"))?;
-            b = b.proxy(p);
-        }
-    }
-    if insecure {
-        b = b.danger_accept_invalid_certs(true);
-    }
-    if let Some(path) = ca_file {
-        let pem = std::fs::read(path)
-            .map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            format!(
-                "ca_file {} is not a PEM certificate bundle: {e}",
-                path.display()
-            )
-        })?;
-        for c in certs {
-            b = b.add_root_certificate(c);
-        }
-    }
-    b.build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
 
 /// Outcome of one attempt, before retries.
@@ -229,7 +124,7 @@ pub struct ApiClient {
     http: reqwest::Client,
     auth: Arc<Authenticator>,
     retry: RetryPolicy,
-    limiter: Arc<crate::ratelimit::RateLimiter>,
+    limiter: Arc<crate::docusign::ratelimit::RateLimiter>,
 }
 
 impl ApiClient {
@@ -237,7 +132,7 @@ impl ApiClient {
         integration: &str,
         http: reqwest::Client,
         auth: Arc<Authenticator>,
-        limiter: Arc<crate::ratelimit::RateLimiter>,
+        limiter: Arc<crate::docusign::ratelimit::RateLimiter>,
     ) -> Self {
         ApiClient {
             integration: integration.into(),
@@ -309,7 +204,7 @@ impl ApiClient {
                             message,
                         });
                     }
-                    let delay = self.retry.delay(attempt - 1);
+                    let delay = self.retry.backoff.delay(attempt - 1);
                     tracing::warn!(integration = %self.integration, %api, attempt, delay_ms = delay.as_millis() as u64, "{message}; retrying");
                     metrics::global().retry(&self.integration, api.as_str());
                     tokio::time::sleep(delay).await;
@@ -444,22 +339,6 @@ fn error_fields(body: &[u8]) -> (Option<String>, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_is_bounded_and_grows() {
-        let p = RetryPolicy {
-            max_attempts: 5,
-            base: Duration::from_millis(100),
-            max_delay: Duration::from_secs(2),
-        };
-        for attempt in 0..20 {
-            let d = p.delay(attempt);
-            let cap = Duration::from_millis(100)
-                .saturating_mul(1 << attempt.min(16))
-                .min(Duration::from_secs(2));
-            assert!(d <= cap, "attempt {attempt}: {d:?} > {cap:?}");
-        }
-    }
 
     #[test]
     fn a_cut_body_is_worth_retrying_a_wrong_one_is_not() {

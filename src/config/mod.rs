@@ -7,7 +7,8 @@
 //! the key path, and its error messages garble array paths (`integrations[0]customer_events`).
 
 use crate::record::EventType;
-use crate::secret::Secret;
+pub use crate::support::http_client::Proxy;
+use crate::support::secret::Secret;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -385,31 +386,6 @@ pub struct Endpoints {
     pub oauth: String,
     pub monitor: String,
     pub admin: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Proxy {
-    /// `HTTPS_PROXY` / `NO_PROXY` from the environment.
-    #[default]
-    System,
-    None,
-    Url(String),
-}
-
-impl<'de> Deserialize<'de> for Proxy {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        match s.trim() {
-            "system" => Ok(Proxy::System),
-            "none" => Ok(Proxy::None),
-            u if u.starts_with("http://") || u.starts_with("https://") || u.starts_with("socks5://") => {
-                Ok(Proxy::Url(u.to_string()))
-            }
-            other => Err(serde::de::Error::custom(format!(
-                "invalid proxy {other:?}: write \"system\", \"none\" or a URL like \"http://proxy:3128\""
-            ))),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

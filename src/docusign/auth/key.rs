@@ -261,7 +261,7 @@ fn check_pkcs8_algorithm(pem: &str) -> Result<(), KeyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
+    use crate::support::secret::Secret;
     use std::path::Path;
 
     fn fixture(name: &str) -> String {

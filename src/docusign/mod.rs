@@ -1,0 +1,37 @@
+//! Docusign's side of the wire: OAuth JWT Grant and the token cache (`auth`), private keys
+//! (`auth::key`), each integration's rate limiter (`ratelimit`) and the authenticated GET with
+//! retries and error reporting (`client`). Sources build on this; nothing here knows about
+//! records, sinks or checkpoints.
+//!
+//! Layering: `Api` ← `ratelimit` ← `client` → `auth` (the client asks auth for tokens; auth
+//! never calls the client).
+
+pub mod auth;
+pub mod client;
+pub mod ratelimit;
+
+use std::fmt;
+
+/// Which Docusign API a request goes to (labels, limits, messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    Monitor,
+    Admin,
+    ESignature,
+}
+
+impl Api {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Api::Monitor => "monitor",
+            Api::Admin => "admin",
+            Api::ESignature => "esignature",
+        }
+    }
+}
+
+impl fmt::Display for Api {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
