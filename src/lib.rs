@@ -17,7 +17,6 @@ pub mod ratelimit;
 pub mod record;
 pub mod scheduler;
 pub mod secret;
-pub mod sim;
 pub mod sinks;
 pub mod sources;
 pub mod state;
