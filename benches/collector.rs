@@ -13,7 +13,7 @@
 mod common;
 
 use common::*;
-use docusign_collector::sim::{Faults, RateLimit, SimConfig};
+use docusign_sim::{Faults, RateLimit, SimConfig};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -105,15 +105,15 @@ pub struct SimulateArgs {
     pub live_rate: f64,
 }
 
-impl From<SimulateArgs> for crate::sim::StandaloneOptions {
+impl From<SimulateArgs> for docusign_sim::StandaloneOptions {
     fn from(a: SimulateArgs) -> Self {
-        crate::sim::StandaloneOptions {
+        docusign_sim::StandaloneOptions {
             listen: a.listen,
             backlog_events: a.events,
             users: a.users,
             live_events_per_sec: a.live_rate,
             key_out: a.key_out,
-            ..crate::sim::StandaloneOptions::default()
+            ..docusign_sim::StandaloneOptions::default()
         }
     }
 }
@@ -360,7 +360,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Demo { duration } => crate::demo::run(*duration).await.map_err(Failure::runtime),
         Command::Simulate(args) => {
             init_logging("info", LogFormat::Text);
-            crate::sim::run_standalone(crate::sim::StandaloneOptions::from(args.clone()))
+            docusign_sim::run_standalone(docusign_sim::StandaloneOptions::from(args.clone()))
                 .await
                 .map_err(|e| Failure::runtime(format!("simulator: {e}")))?;
             Ok(ExitCode::SUCCESS)

@@ -2,8 +2,8 @@
 //! from it to stdout, using `config/demo.toml`.
 
 use crate::pipeline::Collector;
-use crate::sim::{SimClient, SimConfig, SimHandle};
 use crate::support::shutdown::Shutdown;
+use docusign_sim::{SimClient, SimConfig, SimHandle};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,8 +14,8 @@ const USER_ID: &str = "7c2e9a41-demo-4f0b-8d6a-2b3c4d5e6f70";
 
 pub async fn run(duration: Option<Duration>) -> Result<std::process::ExitCode, String> {
     crate::telemetry::logging::init_logging("info", crate::config::LogFormat::Text);
-    let (private_pem, public_pem) =
-        crate::sim::generate_key_pair().map_err(|e| format!("cannot generate a key pair: {e}"))?;
+    let (private_pem, public_pem) = docusign_sim::generate_key_pair()
+        .map_err(|e| format!("cannot generate a key pair: {e}"))?;
     let scopes = [
         "signature",
         "impersonation",

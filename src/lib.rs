@@ -14,7 +14,6 @@ pub mod docusign;
 pub mod integrations;
 pub mod pipeline;
 pub mod record;
-pub mod sim;
 pub mod sinks;
 pub mod sources;
 pub mod state;

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use docusign_collector::sim::{Faults, SimConfig};
+use docusign_sim::{Faults, SimConfig};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::time::Duration;

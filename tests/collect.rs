@@ -71,7 +71,7 @@ async fn a_backlog_drains_in_one_cycle_with_every_field_kept_and_nothing_twice()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expiring_token_is_renewed() {
-    let cfg = docusign_collector::sim::SimConfig {
+    let cfg = docusign_sim::SimConfig {
         token_lifetime: Duration::from_secs(4),
         ..sim_config(100)
     };
@@ -91,7 +91,7 @@ async fn an_expiring_token_is_renewed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_consent_names_the_problem_and_the_url_and_saves_nothing() {
-    let cfg = docusign_collector::sim::SimConfig {
+    let cfg = docusign_sim::SimConfig {
         clients: vec![client(&["signature"])],
         ..sim_config(100)
     };

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use docusign_collector::sim::{Faults, RateLimit};
+use docusign_sim::{Faults, RateLimit};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -81,7 +81,7 @@ async fn tokens_revoked_mid_run_cost_one_new_grant_and_collection_continues() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_docusign_rejects_names_the_key_and_the_host_clock() {
     let env = Env::start(sim_config(10)).await;
-    let (other_key, _) = docusign_collector::sim::generate_key_pair().unwrap();
+    let (other_key, _) = docusign_sim::generate_key_pair().unwrap();
     std::fs::write(env.path("key.pem"), other_key).unwrap();
     let out = env.run(&["once"], &[]).await;
     assert!(!out.status.success());

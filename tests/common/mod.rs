@@ -4,7 +4,7 @@
 
 pub mod receiver;
 
-use docusign_collector::sim::{SimClient, SimConfig, SimHandle};
+use docusign_sim::{SimClient, SimConfig, SimHandle};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -22,7 +22,7 @@ pub const ALL_SCOPES: [&str; 4] = [
 /// One RSA key pair for the whole test binary (generation takes a moment).
 pub fn key_pair() -> &'static (String, String) {
     static KEYS: OnceLock<(String, String)> = OnceLock::new();
-    KEYS.get_or_init(|| docusign_collector::sim::generate_key_pair().expect("key generation"))
+    KEYS.get_or_init(|| docusign_sim::generate_key_pair().expect("key generation"))
 }
 
 pub fn client(scopes: &[&str]) -> SimClient {
