@@ -374,95 +374,25 @@ async fn get_events(
     limit: usize,
     from: Option<&str>,
 ) -> Result<ExitCode, Failure> {
-    use std::io::Write;
     let now = crate::support::clock::now_unix();
-    let start = match from {
+    let since = match from {
         Some(f) => {
             if let Ok(d) = humantime::parse_duration(f) {
-                crate::record::format_time(now - d.as_secs() as i64)
+                now - d.as_secs() as i64
             } else if let Ok(t) = chrono::DateTime::parse_from_rfc3339(f) {
-                crate::record::format_time(t.timestamp())
+                t.timestamp()
             } else {
                 return Err(Failure::runtime(format!(
                     "--from {f:?}: write a lookback (\"1h\") or an RFC 3339 time"
                 )));
             }
         }
-        None => crate::record::format_time(match et {
+        None => match et {
             EventType::CustomerEvents => integ.config.customer_events.start_from.resolve(now),
             EventType::AuditUsers => integ.config.audit_users.start_from.resolve(now),
-        }),
+        },
     };
-    if et == EventType::AuditUsers {
-        return get_audit_users(integ, limit, &start).await;
-    }
-    let mut cursor = start;
-    let mut printed = 0usize;
-    let stdout = std::io::stdout();
-    while printed < limit {
-        let page_size = integ
-            .config
-            .customer_events
-            .page_size
-            .min((limit - printed).max(1) as u32);
-        let page = integ
-            .monitor
-            .fetch_page(&cursor, page_size)
-            .await
-            .map_err(Failure::runtime)?;
-        let mut out = stdout.lock();
-        for r in page.records.iter().take(limit - printed) {
-            writeln!(out, "{}", r.json).map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
-            printed += 1;
-        }
-        out.flush()
-            .map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
-        if page.caught_up() {
-            break;
-        }
-        cursor = page.end_cursor;
-    }
-    tracing::info!(events = printed, "get-events done (no cursor saved)");
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn get_audit_users(
-    integ: &Integration,
-    limit: usize,
-    since: &str,
-) -> Result<ExitCode, Failure> {
-    use std::io::Write;
-    let since = crate::record::parse_timestamp(since).unwrap_or(0);
-    let admin = &integ.admin;
-    let state = State::open_in_memory().map_err(Failure::runtime)?;
-    let base = if admin.enrich() {
-        admin.base_uri(&state).await.map_err(Failure::runtime)?
-    } else {
-        String::new()
-    };
-    let mut url = Some(admin.first_url(since));
-    let mut printed = 0usize;
-    while let (Some(u), true) = (url.take(), printed < limit) {
-        let page = admin.fetch_page(&u).await.map_err(Failure::runtime)?;
-        let next = admin.next_url(&u, &page, since);
-        let users: Vec<_> = page.users.into_iter().take(limit - printed).collect();
-        let users = admin
-            .enrich_users(&base, users)
-            .await
-            .map_err(Failure::runtime)?
-            .users;
-        let now = crate::support::clock::now_unix();
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
-        for user in &users {
-            let r = user.to_record(integ.name(), integ.config.change_keys, now);
-            writeln!(out, "{}", r.json).map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
-            printed += 1;
-        }
-        out.flush()
-            .map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
-        url = next;
-    }
-    tracing::info!(events = printed, "get-events done (no cursor saved)");
+    let stats = crate::pipeline::preview(integ, et, since, limit, &signal_shutdown()).await?;
+    tracing::info!(events = stats.events, "get-events done (no cursor saved)");
     Ok(ExitCode::SUCCESS)
 }

@@ -342,6 +342,25 @@ pub struct AuditUsersConfig {
     /// eSignature requests in flight at once (1..=32).
     #[serde(default = "default_enrich_concurrency")]
     pub enrich_concurrency: u32,
+    /// How far before the previous query's start the next query reaches back
+    /// (`last_modified_since`): covers clock skew with Docusign and the API's resolution.
+    #[serde(default = "default_overlap")]
+    pub overlap: HumanDuration,
+    /// How a record is shaped.
+    #[serde(default)]
+    pub record_shape: AuditRecordShape,
+}
+
+/// How an audit-user record is shaped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditRecordShape {
+    /// The Admin user, with the eSignature user under `esignature`.
+    #[default]
+    Admin,
+    /// The eSignature user at the top level (`userId`, `userName`, `email`, …, as SIEM content
+    /// written for Docusign's user records expects), with the Admin user under `admin`.
+    Esignature,
 }
 
 impl Default for AuditUsersConfig {
@@ -352,6 +371,8 @@ impl Default for AuditUsersConfig {
             start_from: default_start_from(),
             enrich: true,
             enrich_concurrency: default_enrich_concurrency(),
+            overlap: default_overlap(),
+            record_shape: AuditRecordShape::default(),
         }
     }
 }
@@ -367,6 +388,9 @@ fn default_true() -> bool {
 }
 fn default_enrich_concurrency() -> u32 {
     4
+}
+fn default_overlap() -> HumanDuration {
+    HumanDuration(Duration::from_secs(600))
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -579,6 +603,14 @@ pub fn validate(cfg: &Config, file: &str) -> Result<(), ConfigError> {
 }
 
 impl IntegrationConfig {
+    /// Where this integration's private key comes from.
+    pub fn key_source(&self) -> crate::docusign::auth::key::KeySource<'_> {
+        crate::docusign::auth::key::KeySource {
+            file: self.private_key_file.as_deref(),
+            inline: self.private_key.as_ref(),
+        }
+    }
+
     /// Base URLs: configured ones, else the environment's defaults.
     pub fn endpoints(&self) -> Endpoints {
         let v1 = self.customer_events.api == MonitorApi::V1;

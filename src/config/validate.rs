@@ -5,6 +5,7 @@ use crate::docusign::auth::key::{self, KeyError};
 use crate::record::EventType;
 use std::collections::HashSet;
 use std::path::Path;
+use std::time::Duration;
 
 type Check = Result<(), ConfigError>;
 
@@ -153,6 +154,15 @@ fn integration(c: &Ctx, k: &str, i: &IntegrationConfig) -> Check {
         )?;
     }
     at_least_1s(c, &format!("{k}.audit_users.interval"), au.interval)?;
+    if au.overlap.0 > Duration::from_secs(7 * 24 * 3600) {
+        c.fail(
+            format!("{k}.audit_users.overlap"),
+            format!(
+                "{} is too long: use at most 7d (every query would repeat that much)",
+                humantime::format_duration(au.overlap.0)
+            ),
+        )?;
+    }
     at_least_1s(c, &format!("{k}.http.timeout"), i.http.timeout)?;
     let rl = &i.rate_limit;
     if !(1..=1_000_000).contains(&rl.per_hour) {
@@ -180,7 +190,7 @@ fn integration(c: &Ctx, k: &str, i: &IntegrationConfig) -> Check {
         )?;
     }
 
-    if let Err(e) = key::load(i) {
+    if let Err(e) = key::load(i.key_source()) {
         let which = if i.private_key_file.is_some() {
             "private_key_file"
         } else {

@@ -47,7 +47,7 @@ impl Integration {
             integration: config.name.clone(),
             message,
         };
-        let key = key::load(&config).map_err(|e| setup(e.to_string()))?;
+        let key = key::load(config.key_source()).map_err(|e| setup(e.to_string()))?;
         let http = build_http(&config.http).map_err(setup)?;
         if config.http.insecure {
             tracing::warn!(integration = %config.name, "http.insecure = true: TLS certificates are NOT verified for this integration; do not use this in production");

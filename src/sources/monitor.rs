@@ -6,6 +6,7 @@
 //! A page is split into raw event slices (`RawValue`); only `timestamp` is read from each, and
 //! the record is the event's bytes with the added fields spliced in.
 
+use super::{Checkpoint, Source, SourcePage};
 use crate::config::{IntegrationConfig, MonitorApi};
 use crate::docusign::client::{ApiClient, ApiError, BodyError};
 use crate::docusign::Api;
@@ -50,6 +51,49 @@ struct Peek<'a> {
     timestamp: Option<Cow<'a, str>>,
 }
 
+/// The Monitor stream's position: Docusign's `endCursor` (opaque), or an ISO 8601 time before
+/// the first page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorCursor(pub String);
+
+impl Checkpoint for MonitorCursor {
+    fn encode(&self) -> String {
+        self.0.clone()
+    }
+    fn decode(text: &str) -> Option<Self> {
+        Some(MonitorCursor(text.to_string()))
+    }
+    fn describe(&self) -> String {
+        format!("cursor {}", self.0)
+    }
+}
+
+/// One cycle's read of the Monitor stream: pages from a cursor until caught up.
+pub struct MonitorStream {
+    source: MonitorSource,
+    cursor: String,
+    limit: u32,
+    done: bool,
+}
+
+impl Source for MonitorStream {
+    type Checkpoint = MonitorCursor;
+
+    async fn next_page(&mut self) -> Result<Option<SourcePage<MonitorCursor>>, ApiError> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self.source.fetch_page(&self.cursor, self.limit).await?;
+        self.done = page.caught_up();
+        let moved = page.end_cursor != page.cursor;
+        self.cursor.clone_from(&page.end_cursor);
+        Ok(Some(SourcePage {
+            records: page.records,
+            checkpoint: moved.then_some(MonitorCursor(page.end_cursor)),
+        }))
+    }
+}
+
 /// Reads the Monitor stream for one integration.
 #[derive(Clone)]
 pub struct MonitorSource {
@@ -70,6 +114,17 @@ impl MonitorSource {
             api: cfg.customer_events.api,
             organization_id: cfg.organization_id.clone(),
             change_keys: cfg.change_keys,
+        }
+    }
+
+    /// A cycle's read from `saved` (the committed cursor), else from `start` (an ISO 8601 time),
+    /// `limit` events per page.
+    pub fn stream(&self, saved: Option<MonitorCursor>, start: String, limit: u32) -> MonitorStream {
+        MonitorStream {
+            source: self.clone(),
+            cursor: saved.map(|c| c.0).unwrap_or(start),
+            limit,
+            done: false,
         }
     }
 
