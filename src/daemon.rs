@@ -14,7 +14,7 @@ pub async fn run_daemon(
     cfg: &Config,
     shutdown: Shutdown,
 ) -> Result<ExitCode, String> {
-    let (control, control_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (control, control_rx) = scheduler::control_channel();
     if let Some(api) = &cfg.api {
         crate::api::spawn(api, collector.clone(), control, shutdown.clone()).await?;
     } else {

@@ -70,6 +70,26 @@ async fn every_user_once_then_only_the_changed_ones() {
     // An idle cycle emits nothing.
     assert_success(&env.run(&["once"], &[]).await);
     assert_eq!(env.events().len(), 2_630);
+
+    // The stream's position is shown: when the last query started, how many users it keeps.
+    let out = env.run(&["state", "--json"], &[]).await;
+    assert_success(&out);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("state --json");
+    let stream = &v[0]["streams"][0];
+    assert_eq!(stream["event_type"], "audit_users", "{v}");
+    let started = stream["position"]["last_query_started"].as_str().unwrap();
+    assert!(started.len() == 20 && started.ends_with('Z'), "{stream}");
+    assert!(stream["position"]["remembered_users"].is_u64(), "{stream}");
+    assert!(
+        stream.get("cursor").is_none(),
+        "the raw position is not dumped"
+    );
+    let text = env.run(&["state"], &[]).await;
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("last query started"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -99,9 +99,11 @@ fn error(status: StatusCode, message: impl Into<String>) -> Fail {
 
 type Answer = Result<Response, Fail>;
 
-/// Constant-time comparison, so the token cannot be guessed byte by byte from answer times.
+/// Constant-time comparison (`subtle`), so the token cannot be guessed byte by byte from answer
+/// times.
 fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 fn bearer_ok(ctx: &Ctx, headers: &HeaderMap) -> bool {
@@ -201,7 +203,14 @@ fn describe(ctx: &Ctx, i: &Integration) -> Value {
     };
     let mut v = managed::record(&i.config, source, created, updated);
     let name = &i.config.name;
-    v["streams"] = json!(ctx.collector.state.streams(Some(name)).unwrap_or_default());
+    v["streams"] = json!(ctx
+        .collector
+        .state
+        .streams(Some(name))
+        .unwrap_or_default()
+        .iter()
+        .map(crate::sources::stream_view)
+        .collect::<Vec<_>>());
     v["token_expires_at"] = json!(ctx
         .collector
         .state
@@ -295,7 +304,11 @@ fn parse_request(body: &[u8]) -> Result<Request, Fail> {
 }
 
 /// Validate `settings`, build the integration, store it, swap it in and (re)start its streams.
-fn install(ctx: &Ctx, name: &str, settings: Map<String, Value>) -> Result<Arc<Integration>, Fail> {
+async fn install(
+    ctx: &Ctx,
+    name: &str,
+    settings: Map<String, Value>,
+) -> Result<Arc<Integration>, Fail> {
     let others: Vec<_> = ctx
         .collector
         .registry()
@@ -320,7 +333,7 @@ fn install(ctx: &Ctx, name: &str, settings: Map<String, Value>) -> Result<Arc<In
     };
     let integ = Arc::new(integ);
     ctx.collector.registry().upsert(integ.clone());
-    let _ = ctx.control.send(Control::Restart(name.to_string()));
+    let _ = ctx.control.send(Control::Restart(name.to_string())).await;
     Ok(integ)
 }
 
@@ -343,7 +356,7 @@ async fn create(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Answ
     let settings =
         managed::merge_settings(&Map::new(), &name, req.status.as_deref(), req.data.as_ref())
             .map_err(|e| error(StatusCode::BAD_REQUEST, e))?;
-    let i = install(&ctx, &name, settings)?;
+    let i = install(&ctx, &name, settings).await?;
     tracing::info!(integration = %name, "integration created through the API");
     Ok((StatusCode::CREATED, Json(describe(&ctx, &i))).into_response())
 }
@@ -387,7 +400,7 @@ async fn update(
     let base: Map<String, Value> = serde_json::from_str(&stored.data).unwrap_or_default();
     let settings = managed::merge_settings(&base, &id, req.status.as_deref(), req.data.as_ref())
         .map_err(|e| error(StatusCode::BAD_REQUEST, e))?;
-    let i = install(&ctx, &id, settings)?;
+    let i = install(&ctx, &id, settings).await?;
     tracing::info!(integration = %id, "integration changed through the API");
     Ok(Json(describe(&ctx, &i)).into_response())
 }
@@ -402,7 +415,7 @@ async fn remove(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<Strin
         .delete_managed_integration(&id)
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     ctx.collector.registry().remove(&id);
-    let _ = ctx.control.send(Control::Stop(id.clone()));
+    let _ = ctx.control.send(Control::Stop(id.clone())).await;
     tracing::info!(integration = %id, "integration deleted through the API (its cursors stay in the state database)");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -441,7 +454,7 @@ async fn fetch(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String
             format!("integration {id:?} is inactive"),
         ));
     }
-    let _ = ctx.control.send(Control::Fetch(id));
+    let _ = ctx.control.send(Control::Fetch(id)).await;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"fetching": i.config.event_types})),

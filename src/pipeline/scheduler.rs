@@ -69,8 +69,16 @@ pub enum Control {
 }
 
 /// Sends [`Control`] messages to a running scheduler.
-pub type ControlSender = tokio::sync::mpsc::UnboundedSender<Control>;
-pub type ControlReceiver = tokio::sync::mpsc::UnboundedReceiver<Control>;
+pub type ControlSender = tokio::sync::mpsc::Sender<Control>;
+pub type ControlReceiver = tokio::sync::mpsc::Receiver<Control>;
+
+/// Control messages waiting for the scheduler; an API call that finds the queue full waits.
+pub const CONTROL_QUEUE: usize = 64;
+
+/// A bounded control channel for [`run`].
+pub fn control_channel() -> (ControlSender, ControlReceiver) {
+    tokio::sync::mpsc::channel(CONTROL_QUEUE)
+}
 
 /// The running streams of one integration.
 struct Running {

@@ -13,7 +13,8 @@ pub mod admin_users;
 pub mod monitor;
 
 use crate::docusign::client::ApiError;
-use crate::record::Record;
+use crate::record::{EventType, Record};
+use crate::state::StreamState;
 use std::future::Future;
 
 /// A stream position the pipeline commits once every sink accepted the records before it.
@@ -42,4 +43,32 @@ pub trait Source: Send {
     fn next_page(
         &mut self,
     ) -> impl Future<Output = Result<Option<SourcePage<Self::Checkpoint>>, ApiError>> + Send;
+}
+
+/// A stream's state for operators (`state`, the API): the stored position decoded into what it
+/// means (`position`: a description and its parts), the run history as stored. The raw text of
+/// an audit-user position (it lists the users remembered for the overlap) is left out.
+pub fn stream_view(s: &StreamState) -> serde_json::Value {
+    let mut v = serde_json::to_value(s).unwrap_or_default();
+    let position = s.cursor.as_deref().map(|text| match s.event_type {
+        EventType::CustomerEvents => serde_json::json!({
+            "description": monitor::MonitorCursor::decode(text).map(|c| c.describe()),
+            "cursor": text,
+        }),
+        EventType::AuditUsers => match admin_users::AuditPosition::decode(text) {
+            Some(p) => serde_json::json!({
+                "description": p.describe(),
+                "last_query_started": crate::record::format_time(p.started),
+                "remembered_users": p.seen.len(),
+            }),
+            None => serde_json::json!({"description": "unreadable: the next cycle starts from start_from"}),
+        },
+    });
+    if s.event_type == EventType::AuditUsers {
+        if let Some(o) = v.as_object_mut() {
+            o.remove("cursor");
+        }
+    }
+    v["position"] = position.unwrap_or(serde_json::Value::Null);
+    v
 }
