@@ -24,11 +24,39 @@ fn vm_hwm_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// CPU seconds used by this process's waited-for children so far (`cutime + cstime`).
+fn children_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // cutime and cstime are fields 16 and 17 of stat, i.e. 13 and 14 after the name.
+    let ticks: f64 = [13, 14]
+        .iter()
+        .filter_map(|&i| f.get(i)?.parse::<f64>().ok())
+        .sum();
+    ticks / 100.0
+}
+
+/// The collector binary under test: this build's, unless one is named.
+fn binary(explicit: Option<&str>) -> String {
+    explicit
+        .map(str::to_string)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_docusign-collector").to_string())
+}
+
 /// Run `once` and return (seconds, peak RSS in MiB).
 async fn once(env: &Env) -> (f64, f64) {
+    let (secs, rss, _) = once_with(env, &binary(None)).await;
+    (secs, rss)
+}
+
+/// Run `once` with the given binary: (seconds, peak RSS in MiB, CPU seconds).
+async fn once_with(env: &Env, bin: &str) -> (f64, f64, f64) {
     let config = env.write_config();
+    let cpu0 = children_cpu_seconds();
     let t0 = Instant::now();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_docusign-collector"))
+    let mut child = tokio::process::Command::new(bin)
         .arg("--config")
         .arg(&config)
         .arg("once")
@@ -46,7 +74,8 @@ async fn once(env: &Env) -> (f64, f64) {
             break;
         }
     }
-    (t0.elapsed().as_secs_f64(), peak as f64 / 1024.0)
+    let secs = t0.elapsed().as_secs_f64();
+    (secs, peak as f64 / 1024.0, children_cpu_seconds() - cpu0)
 }
 
 /// Records in the sink's file and its rotated predecessors (`.1`, `.2`, …).
@@ -66,7 +95,50 @@ fn lines(path: &std::path::Path) -> usize {
     total
 }
 
+/// `BENCH_BASELINE_BIN=/path/to/older/docusign-collector`: the drain scenario also runs that
+/// binary, alternating with this build's, and prints both and their ratio (same machine, same
+/// moment: the comparison survives a noisy machine better than figures from different runs).
+async fn drain_against_baseline(baseline: &str) {
+    println!("\n## drain vs baseline {baseline}: `once`, backlog → file sink, 3 alternating rounds, medians");
+    println!(
+        "{:>10} {:>10} {:>12} {:>12} {:>12} {:>8}",
+        "events", "binary", "events/s", "events/cpu-s", "peak RSS MiB", "ratio"
+    );
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    for n in [50_000, 200_000] {
+        let mut runs: Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> = vec![Default::default(); 2];
+        for _round in 0..3 {
+            for (i, bin) in [baseline.to_string(), binary(None)].iter().enumerate() {
+                let env = Env::start(sim_config(n)).await;
+                let (secs, rss, cpu) = once_with(&env, bin).await;
+                assert_eq!(lines(&env.events_path()), n, "every event delivered");
+                runs[i].0.push(n as f64 / secs);
+                runs[i].1.push(n as f64 / cpu.max(0.01));
+                runs[i].2.push(rss);
+            }
+        }
+        let rates: Vec<f64> = runs.iter().map(|r| median(r.0.clone())).collect();
+        for (i, name) in ["baseline", "this"].iter().enumerate() {
+            println!(
+                "{:>10} {:>10} {:>12.0} {:>12.0} {:>12.1} {:>8.2}",
+                n,
+                name,
+                rates[i],
+                median(runs[i].1.clone()),
+                median(runs[i].2.clone()),
+                rates[i] / rates[0]
+            );
+        }
+    }
+}
+
 async fn drain() {
+    if let Ok(baseline) = std::env::var("BENCH_BASELINE_BIN") {
+        return drain_against_baseline(&baseline).await;
+    }
     println!("\n## drain: `once`, backlog → file sink (page_size 2000)");
     println!(
         "{:>10} {:>9} {:>12} {:>14}",
