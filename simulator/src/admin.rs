@@ -52,18 +52,6 @@ fn admin_user_json(u: &User) -> serde_json::Value {
     v
 }
 
-/// A non-negative integer query parameter (`default` when absent or empty).
-fn count_param(ctx: &Ctx, name: &str, default: usize) -> Result<usize, Resp> {
-    match ctx.param(name).filter(|s| !s.is_empty()) {
-        None => Ok(default),
-        Some(s) => s.parse::<usize>().map_err(|_| {
-            bad_request(&format!(
-                "'{name}' must be a non-negative integer; got '{s}'."
-            ))
-        }),
-    }
-}
-
 /// The filters of one request: `(since, email)`.
 fn filters<'a>(sim: &Sim, ctx: &'a Ctx, org: &str) -> Result<(Option<i64>, Option<&'a str>), Resp> {
     let present = |k: &str| ctx.param(k).filter(|v| !v.is_empty());
@@ -115,11 +103,14 @@ fn page(sim: &Sim, ctx: &Ctx, org: &str) -> Result<Resp, Resp> {
         ));
     }
     let (since, email) = filters(sim, ctx, org)?;
-    let take = match count_param(ctx, "take", DEFAULT_TAKE)? {
+    let take = match ctx
+        .number("take", DEFAULT_TAKE)
+        .map_err(|m| bad_request(&m))?
+    {
         0 => return Err(bad_request("'take' must be a positive integer; got '0'.")),
         n => n.min(MAX_TAKE),
     };
-    let start = count_param(ctx, "start", 0)?;
+    let start = ctx.number("start", 0).map_err(|m| bad_request(&m))?;
     let knobs = sim.knobs();
     if knobs.admin_shuffle_each_request {
         sim.reshuffle_admin();

@@ -155,16 +155,6 @@ pub(crate) fn user(sim: &Sim, ctx: &Ctx, account: &str, user_id: &str) -> Resp {
     Resp::json(200, &user_json(&u, &shape))
 }
 
-/// A non-negative integer query parameter (`default` when absent or empty).
-fn number(ctx: &Ctx, name: &str, default: usize) -> Result<usize, Resp> {
-    match ctx.param(name).filter(|s| !s.is_empty()) {
-        None => Ok(default),
-        Some(s) => s
-            .parse()
-            .map_err(|_| bad_request(&format!("'{name}' must be a number; got '{s}'."))),
-    }
-}
-
 /// Whether `u` passes the `status`, `email` and `email_substring` filters.
 fn selected(ctx: &Ctx, u: &User) -> bool {
     let status_ok = ctx
@@ -222,11 +212,16 @@ pub(crate) fn list(sim: &Sim, ctx: &Ctx, account: &str) -> Resp {
 
 fn list_page(sim: &Sim, ctx: &Ctx, account: &str) -> Result<Resp, Resp> {
     oauth::authorize(sim, ctx, &["signature"], Some(Api::Esign))?;
-    let count = match number(ctx, "count", DEFAULT_COUNT)? {
+    let count = match ctx
+        .number("count", DEFAULT_COUNT)
+        .map_err(|m| bad_request(&m))?
+    {
         0 => return Err(bad_request("'count' must be greater than 0.")),
         n => n.min(MAX_COUNT),
     };
-    let start = number(ctx, "start_position", 0)?;
+    let start = ctx
+        .number("start_position", 0)
+        .map_err(|m| bad_request(&m))?;
     let users: Vec<User> = if account == sim.cfg.account_id {
         let mut all = crate::core::lock(&sim.users).clone();
         all.retain(|u| !u.esign_unknown && !u.list_omitted && selected(ctx, u));

@@ -24,6 +24,15 @@ impl Ctx {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
+    /// A non-negative integer query parameter (`default` when absent or empty); `Err` is the message.
+    pub(crate) fn number(&self, name: &str, default: usize) -> Result<usize, String> {
+        match self.param(name).filter(|s| !s.is_empty()) {
+            None => Ok(default),
+            Some(s) => s
+                .parse()
+                .map_err(|_| format!("'{name}' must be a non-negative integer; got '{s}'.")),
+        }
+    }
     /// The `Host` header (authority the client addressed).
     pub(crate) fn host(&self) -> Option<&str> {
         self.headers

@@ -1,6 +1,6 @@
 //! Simulator tests, Admin users: the spec's shape, paging links, filters, reshuffles.
 
-use super::tests::{client, get, start, token, ALL};
+use super::tests::{get, token, ALL};
 use super::tests_api::{enc, json_of, sim_with};
 use super::*;
 use serde_json::Value;
@@ -193,12 +193,7 @@ fn esign_secs(modified: &str) -> i64 {
 
 #[tokio::test]
 async fn last_modified_since_is_inclusive_and_needs_account() {
-    let sim = start(SimConfig {
-        clients: vec![client(ALL_SCOPES)],
-        users: 40,
-        ..SimConfig::default()
-    })
-    .await;
+    let sim = sim_with(0, 40).await;
     let t = token(&sim, ALL).await;
     let org = SimConfig::default().organization_id;
     let acc = SimConfig::default().account_id;
