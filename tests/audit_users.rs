@@ -94,8 +94,7 @@ async fn every_user_once_then_only_the_changed_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_unknown_to_esignature_is_still_emitted() {
-    // 404 (an unknown user behind a gateway): the collector does not yet accept the spec's 400
-    // USER_DOES_NOT_EXIST_IN_SYSTEM (issue 13, item 1); drop this line when it does.
+    // 404: an unknown user behind a gateway (the spec's 400 is tested in tests/fidelity.rs).
     let cfg = SimConfig {
         esign_unknown_status: 404,
         ..users_env_config(60, 5)

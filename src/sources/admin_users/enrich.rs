@@ -80,6 +80,16 @@ impl AuditUser {
         Some(parse_modified_date(&date))
     }
 
+    /// The key under which this user is remembered: its id, or for a user without one, its
+    /// digest.
+    pub fn key(&self, digest: &str) -> String {
+        if self.id.is_empty() {
+            format!("?{digest}")
+        } else {
+            self.id.clone()
+        }
+    }
+
     /// A digest of what Docusign said of this user (Admin and eSignature bytes): the same user
     /// returned again unchanged has the same digest.
     pub fn digest(&self) -> String {
@@ -184,6 +194,17 @@ impl AdminUsersSource {
         id: String,
         admin: Box<RawValue>,
     ) -> Result<(AuditUser, bool), ApiError> {
+        if id.is_empty() {
+            self.not_enriched("(none)", "no_id", "the Admin user has no id");
+            return Ok((
+                AuditUser {
+                    id,
+                    admin,
+                    esignature: None,
+                },
+                false,
+            ));
+        }
         let url = format!(
             "{base_uri}/restapi/v2.1/accounts/{}/users/{}?additional_info=true",
             self.account_id, id

@@ -41,7 +41,8 @@ pub struct AdminPage {
     pub total: Option<i64>,
 }
 
-/// Parse an Admin users page. A user without an `id` makes the page malformed.
+/// Parse an Admin users page. A user without a readable `id` is kept with an empty id (it is
+/// emitted as Docusign sent it, without eSignature details): one odd user never stops a page.
 pub fn parse_admin_page(body: &[u8]) -> Result<AdminPage, BodyError> {
     let page: UsersPage =
         serde_json::from_slice(body).map_err(|e| BodyError::json("not an Admin users page", &e))?;
@@ -51,7 +52,7 @@ pub fn parse_admin_page(body: &[u8]) -> Result<AdminPage, BodyError> {
             .ok()
             .and_then(|p| p.id)
             .map(|c| c.into_owned())
-            .ok_or_else(|| BodyError::invalid("a user without an id"))?;
+            .unwrap_or_default();
         users.push((id, u.to_owned()));
     }
     let (next, next_start, total) = match page.paging {
@@ -135,7 +136,9 @@ mod tests {
         assert_eq!((p.next_start, p.total), (Some(2), Some(9)));
         let last = parse_admin_page(br#"{"users":[],"paging":{}}"#).unwrap();
         assert!(last.next.is_none());
-        assert!(parse_admin_page(br#"{"users":[{"email":"no id"}]}"#).is_err());
+        let odd = parse_admin_page(br#"{"users":[{"email":"no id"},"x",{"id":"u3"}]}"#).unwrap();
+        let ids: Vec<&str> = odd.users.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["", "", "u3"], "users without an id are kept");
         assert!(parse_admin_page(b"<html>").is_err());
     }
 

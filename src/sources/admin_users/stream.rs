@@ -101,14 +101,15 @@ impl Source for AuditUsersStream {
         let mut bad_dates = 0u64;
         for user in &enriched.users {
             let digest = user.digest();
-            if let Some(seen) = self.prev.already_emitted(&user.id, &digest) {
+            let key = user.key(&digest);
+            if let Some(seen) = self.prev.already_emitted(&key, &digest) {
                 // Returned again by the overlap, unchanged: not emitted twice.
                 if seen.at >= self.keep_after {
-                    self.next.seen.insert(user.id.clone(), seen.clone());
+                    self.next.seen.insert(key, seen.clone());
                 }
                 continue;
             }
-            if self.next.already_emitted(&user.id, &digest).is_some() {
+            if self.next.already_emitted(&key, &digest).is_some() {
                 continue; // twice in one query (the Admin API's offsets shifted)
             }
             let time = match user.modified_date() {
