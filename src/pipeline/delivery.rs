@@ -4,7 +4,7 @@ use super::CycleError;
 use crate::record::{Batch, EventType};
 use crate::sinks::Sink;
 use crate::state::State;
-use crate::telemetry::metrics;
+use crate::telemetry::events::SinkFailed;
 use std::sync::Arc;
 
 /// State key under which a sink's acceptance of a page is remembered while another sink failed.
@@ -48,11 +48,11 @@ pub async fn deliver_page(
         match r {
             Ok(()) => accepted.push(sink),
             Err(e) => {
-                metrics::global().add(
-                    "docusign_collector_sink_errors_total",
-                    vec![("sink", sink.name().to_string())],
-                    1.0,
-                );
+                SinkFailed {
+                    sink: sink.name(),
+                    error: &e,
+                }
+                .emit();
                 first_error.get_or_insert(e);
             }
         }

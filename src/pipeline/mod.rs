@@ -16,7 +16,8 @@ use crate::sources::monitor::MonitorPage;
 use crate::state::{State, StateError};
 use crate::support::clock::now_unix;
 use crate::support::shutdown::Shutdown;
-use crate::telemetry::metrics;
+use crate::telemetry::events::{CycleFinished, PageDelivered, PageFetched, PageInFlight};
+use crate::telemetry::stream_delivered;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -71,12 +72,12 @@ impl CycleStats {
     fn page_delivered(&mut self, integration: &str, et: EventType, events: u64) {
         self.pages += 1;
         self.events += events;
-        let labels = vec![
-            ("integration", integration.to_string()),
-            ("event_type", et.as_str().to_string()),
-        ];
-        metrics::global().add("docusign_collector_pages_total", labels.clone(), 1.0);
-        metrics::global().add("docusign_collector_events_total", labels, events as f64);
+        PageDelivered {
+            integration,
+            event_type: et,
+            events,
+        }
+        .emit();
     }
 }
 
@@ -115,6 +116,7 @@ impl Collector {
     ) -> Result<CycleStats, CycleError> {
         let name = integ.name();
         let started = now_unix();
+        let clock = std::time::Instant::now();
         let run_id = self.state.run_started(name, et, started)?;
         let result = match et {
             EventType::CustomerEvents => self.customer_events(integ, shutdown).await,
@@ -131,27 +133,13 @@ impl Collector {
             stats.pages,
             error.as_deref(),
         )?;
-        let outcome = if result.is_ok() { "success" } else { "failure" };
-        let m = metrics::global();
-        m.add(
-            "docusign_collector_cycles_total",
-            vec![
-                ("integration", name.to_string()),
-                ("event_type", et.as_str().into()),
-                ("outcome", outcome.into()),
-            ],
-            1.0,
-        );
-        if result.is_ok() {
-            m.set(
-                "docusign_collector_last_success_timestamp_seconds",
-                vec![
-                    ("integration", name.to_string()),
-                    ("event_type", et.as_str().into()),
-                ],
-                now_unix() as f64,
-            );
+        CycleFinished {
+            integration: name,
+            event_type: et,
+            success: result.is_ok(),
+            duration: clock.elapsed(),
         }
+        .emit();
         result
     }
 
@@ -175,7 +163,8 @@ impl Collector {
     ) -> Result<CycleStats, CycleError> {
         let start = self.start_cursor(integ)?;
         let limit = integ.config.customer_events.page_size;
-        let (tx, mut rx) = mpsc::channel::<MonitorPage>(PAGES_IN_FLIGHT);
+        let (tx, mut rx) = mpsc::channel::<(MonitorPage, PageInFlight)>(PAGES_IN_FLIGHT);
+        let integration = integ.name();
         let monitor = integ.monitor.clone();
         let stop = shutdown.clone();
         let fetcher = async move {
@@ -190,9 +179,14 @@ impl Collector {
                     page = monitor.fetch_page(&cursor, limit) => page?,
                     _ = stop.wait() => return Ok(()),
                 };
+                let in_flight = PageFetched {
+                    integration,
+                    event_type: EventType::CustomerEvents,
+                }
+                .emit();
                 let caught_up = page.caught_up();
                 cursor.clone_from(&page.end_cursor);
-                if tx.send(page).await.is_err() || caught_up {
+                if tx.send((page, in_flight)).await.is_err() || caught_up {
                     return Ok::<(), ApiError>(());
                 }
             }
@@ -201,8 +195,9 @@ impl Collector {
         let (sinks, state) = (&self.sinks, &self.state);
         let deliverer = async move {
             let mut stats = CycleStats::default();
-            while let Some(page) = rx.recv().await {
+            while let Some((page, _in_flight)) = rx.recv().await {
                 let events = page.records.len() as u64;
+                let newest = page.records.iter().map(|r| r.time).max();
                 if events > 0 {
                     let batch = Arc::new(Batch {
                         integration: name.clone(),
@@ -218,6 +213,9 @@ impl Collector {
                     state.save_cursor(&name, EventType::CustomerEvents, &page.end_cursor)?;
                 }
                 stats.page_delivered(&name, EventType::CustomerEvents, events);
+                if let Some(t) = newest {
+                    stream_delivered(&name, EventType::CustomerEvents, t);
+                }
                 tracing::debug!(integration = %name, events, cursor = %page.end_cursor, "page delivered");
             }
             Ok::<CycleStats, CycleError>(stats)
@@ -273,6 +271,11 @@ impl Collector {
                 r = fetched => r?,
                 _ = shutdown.wait() => return Ok(stats),
             };
+            let _in_flight = PageFetched {
+                integration: name,
+                event_type: EventType::AuditUsers,
+            }
+            .emit();
             let users = match users {
                 Ok(u) => {
                     enrichment_failed |= u.failed > 0;
@@ -306,6 +309,7 @@ impl Collector {
                 }
             }
             let events = records.len() as u64;
+            let newest = records.iter().map(|r| r.time).max();
             if events > 0 {
                 let batch = Arc::new(Batch {
                     integration: name.to_string(),
@@ -316,6 +320,9 @@ impl Collector {
                 deliver_page(self.sinks.as_slice(), &self.state, batch, &url).await?;
             }
             stats.page_delivered(name, EventType::AuditUsers, events);
+            if let Some(t) = newest {
+                stream_delivered(name, EventType::AuditUsers, t);
+            }
             match next_url {
                 Some(n) => url = n,
                 None => break,

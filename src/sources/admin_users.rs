@@ -12,6 +12,7 @@ use crate::docusign::client::{ApiClient, ApiError, BodyError};
 use crate::docusign::Api;
 use crate::record::{self, EventType, Record};
 use crate::state::{State, StateError};
+use crate::telemetry::events::EnrichmentSkipped;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -453,15 +454,13 @@ impl AdminUsersSource {
     }
 
     fn not_enriched(&self, id: &str, reason: &'static str, why: &str) {
-        tracing::warn!(integration = %self.integration, user_id = %id, reason, "audit user emitted without eSignature details: {why}");
-        crate::telemetry::metrics::global().add(
-            "docusign_collector_enrichment_skipped_total",
-            vec![
-                ("integration", self.integration.clone()),
-                ("reason", reason.to_string()),
-            ],
-            1.0,
-        );
+        EnrichmentSkipped {
+            integration: &self.integration,
+            user_id: id,
+            reason,
+            why,
+        }
+        .emit();
     }
 }
 
