@@ -306,6 +306,14 @@ impl Env {
     }
 }
 
+/// A TCP port free on the loopback interface (for the collector's API).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
 /// Poll `cond` every 50 ms for up to `secs` seconds; true once it holds.
 pub async fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
