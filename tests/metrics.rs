@@ -39,7 +39,7 @@ async fn every_family_is_scraped_and_delivered_events_match_the_sink() {
     let http = reqwest::Client::new();
     let path = env.events_path();
     assert!(
-        eventually(60, || read_jsonl(&path).len() >= 512).await,
+        eventually(60, || complete_lines(&path) >= 512).await,
         "collected"
     );
 
@@ -63,7 +63,7 @@ async fn every_family_is_scraped_and_delivered_events_match_the_sink() {
         let text = resp.text().await.unwrap_or_default();
         delivered = (
             total(&text, "docusign_collector_events_total"),
-            read_jsonl(&path).len(),
+            complete_lines(&path),
         );
         scraped = (content_type, text);
         if delivered.0 == delivered.1 as f64 {
@@ -75,6 +75,11 @@ async fn every_family_is_scraped_and_delivered_events_match_the_sink() {
     assert_eq!(
         delivered.0, delivered.1 as f64,
         "events counter vs lines in the file sink\n{text}"
+    );
+    assert_eq!(
+        read_jsonl(&path).len(),
+        delivered.1,
+        "every line is a record"
     );
     assert_eq!(content_type, CONTENT_TYPE);
     assert!(text.ends_with("# EOF\n"), "{text}");
