@@ -187,8 +187,8 @@ async fn readyz(State(ctx): State<Ctx>) -> Response {
 
 async fn metrics() -> Response {
     (
-        [("content-type", "text/plain; version=0.0.4")],
-        crate::telemetry::metrics::global().render(),
+        [("content-type", crate::telemetry::CONTENT_TYPE)],
+        crate::telemetry::render(),
     )
         .into_response()
 }

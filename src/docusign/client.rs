@@ -7,7 +7,7 @@ use crate::config::HttpConfig;
 use crate::docusign::auth::{AuthError, Authenticator};
 use crate::support::backoff::Backoff;
 use crate::support::http_client::{build_client, describe_reqwest_error};
-use crate::telemetry::metrics;
+use crate::telemetry::events::{ApiResponse, ApiRetry};
 use bytes::Bytes;
 use std::fmt;
 use std::sync::Arc;
@@ -205,12 +205,28 @@ impl ApiClient {
                         });
                     }
                     let delay = self.retry.backoff.delay(attempt - 1);
-                    tracing::warn!(integration = %self.integration, %api, attempt, delay_ms = delay.as_millis() as u64, "{message}; retrying");
-                    metrics::global().retry(&self.integration, api.as_str());
+                    ApiRetry {
+                        integration: &self.integration,
+                        api: api.as_str(),
+                        attempt,
+                        delay,
+                        problem: &message,
+                    }
+                    .emit();
                     tokio::time::sleep(delay).await;
                 }
             }
         }
+    }
+
+    /// Count a request's end: an answer with `status`, or none (0).
+    fn answered(&self, api: Api, status: u16) {
+        ApiResponse {
+            integration: &self.integration,
+            api: api.as_str(),
+            status,
+        }
+        .emit();
     }
 
     async fn attempt<T>(
@@ -233,7 +249,7 @@ impl ApiClient {
                 )))
             }
             Err(e) => {
-                metrics::global().api_request(&self.integration, api.as_str(), 0);
+                self.answered(api, 0);
                 return Ok(Attempt::Retry(format!(
                     "{api} API request failed: {}",
                     describe_reqwest_error(&e)
@@ -241,7 +257,7 @@ impl ApiClient {
             }
         };
         let status = resp.status().as_u16();
-        metrics::global().api_request(&self.integration, api.as_str(), status);
+        self.answered(api, status);
         let headers = resp.headers().clone();
         self.limiter.observe(api, status, &headers);
         let trace = header_str(&headers, "x-docusign-tracetoken");

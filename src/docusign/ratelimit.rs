@@ -7,6 +7,7 @@
 //!   proxy sends one); a nearly spent burst budget spaces calls out.
 
 use crate::docusign::Api;
+use crate::telemetry::events::RateLimitWaited;
 use governor::{DefaultDirectRateLimiter, Quota};
 use reqwest::header::HeaderMap;
 use std::num::NonZeroU32;
@@ -114,8 +115,11 @@ impl RateLimiter {
         self.quota.until_ready().await;
         let waited = started.elapsed();
         if waited >= Duration::from_millis(50) {
-            crate::telemetry::metrics::global()
-                .rate_limit_wait(&self.integration, waited.as_secs_f64());
+            RateLimitWaited {
+                integration: &self.integration,
+                waited,
+            }
+            .emit();
         }
     }
 

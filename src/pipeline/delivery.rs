@@ -10,7 +10,7 @@ use super::CycleError;
 use crate::record::{Batch, EventType, Record};
 use crate::sinks::Sinks;
 use crate::state::State;
-use crate::telemetry::metrics;
+use crate::telemetry::events::SinkFailed;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -73,11 +73,11 @@ pub async fn deliver_page(
         match r {
             Ok(()) => accepted.push(sink),
             Err(e) => {
-                metrics::global().add(
-                    "docusign_collector_sink_errors_total",
-                    vec![("sink", sink.name().to_string())],
-                    1.0,
-                );
+                SinkFailed {
+                    sink: sink.name(),
+                    error: &e,
+                }
+                .emit();
                 first_error.get_or_insert(e);
             }
         }

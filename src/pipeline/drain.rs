@@ -12,6 +12,8 @@ use crate::sinks::Sinks;
 use crate::sources::{Checkpoint, Source, SourcePage};
 use crate::state::State;
 use crate::support::shutdown::Shutdown;
+use crate::telemetry::events::{PageFetched, PageInFlight};
+use crate::telemetry::stream_delivered;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -36,7 +38,10 @@ pub async fn drain<S: Source>(
     target: Target<'_>,
     shutdown: &Shutdown,
 ) -> Result<CycleStats, CycleError> {
-    let (tx, mut rx) = mpsc::channel::<SourcePage<S::Checkpoint>>(PAGES_IN_FLIGHT);
+    // Each page travels with its in-flight guard: the gauge counts it until it is committed
+    // (or dropped on an error or shutdown).
+    let (tx, mut rx) = mpsc::channel::<(SourcePage<S::Checkpoint>, PageInFlight)>(PAGES_IN_FLIGHT);
+    let (integration, event_type) = (target.integration, target.event_type);
     let stop = shutdown.clone();
     let fetcher = async move {
         loop {
@@ -52,7 +57,12 @@ pub async fn drain<S: Source>(
             let Some(page) = page else {
                 return Ok::<(), CycleError>(());
             };
-            if tx.send(page).await.is_err() {
+            let in_flight = PageFetched {
+                integration,
+                event_type,
+            }
+            .emit();
+            if tx.send((page, in_flight)).await.is_err() {
                 return Ok(());
             }
         }
@@ -60,12 +70,13 @@ pub async fn drain<S: Source>(
     let deliverer = async move {
         let mut stats = CycleStats::default();
         let mut left = target.limit;
-        while let Some(page) = rx.recv().await {
+        while let Some((page, _in_flight)) = rx.recv().await {
             let mut records = page.records;
             if let Some(left) = left {
                 records.truncate(left);
             }
             let events = records.len();
+            let newest = records.iter().map(|r| r.time).max();
             if events > 0 {
                 let batch = Arc::new(Batch {
                     integration: target.integration.to_string(),
@@ -80,7 +91,10 @@ pub async fn drain<S: Source>(
             if let (Some(state), Some(checkpoint)) = (target.state, &page.checkpoint) {
                 state.save_cursor(target.integration, target.event_type, &checkpoint.encode())?;
             }
-            stats.page_delivered(target.integration, target.event_type, events as u64);
+            if let Some(t) = newest {
+                stream_delivered(integration, event_type, t);
+            }
+            stats.page_delivered(integration, event_type, events as u64);
             tracing::debug!(integration = %target.integration, event_type = %target.event_type, events, "page delivered");
             if let Some(l) = left.as_mut() {
                 *l -= events;

@@ -17,7 +17,7 @@ use crate::sources::Checkpoint;
 use crate::state::{State, StateError};
 use crate::support::clock::now_unix;
 use crate::support::shutdown::Shutdown;
-use crate::telemetry::metrics;
+use crate::telemetry::events::{CycleFinished, PageDelivered};
 use std::sync::Arc;
 
 mod delivery;
@@ -69,15 +69,15 @@ pub struct CycleStats {
 
 impl CycleStats {
     /// Count a page every sink accepted (here and in the process metrics).
-    fn page_delivered(&mut self, integration: &str, et: EventType, events: u64) {
+    fn page_delivered(&mut self, integration: &str, event_type: EventType, events: u64) {
         self.pages += 1;
         self.events += events;
-        let labels = vec![
-            ("integration", integration.to_string()),
-            ("event_type", et.as_str().to_string()),
-        ];
-        metrics::global().add("docusign_collector_pages_total", labels.clone(), 1.0);
-        metrics::global().add("docusign_collector_events_total", labels, events as f64);
+        PageDelivered {
+            integration,
+            event_type,
+            events,
+        }
+        .emit();
     }
 }
 
@@ -115,6 +115,7 @@ impl Collector {
         shutdown: &Shutdown,
     ) -> Result<CycleStats, CycleError> {
         let name = integ.name();
+        let clock = std::time::Instant::now();
         let started = now_unix();
         let run_id = self.state.run_started(name, et, started)?;
         let target = Target {
@@ -142,27 +143,13 @@ impl Collector {
             stats.pages,
             error.as_deref(),
         )?;
-        let outcome = if result.is_ok() { "success" } else { "failure" };
-        let m = metrics::global();
-        m.add(
-            "docusign_collector_cycles_total",
-            vec![
-                ("integration", name.to_string()),
-                ("event_type", et.as_str().into()),
-                ("outcome", outcome.into()),
-            ],
-            1.0,
-        );
-        if result.is_ok() {
-            m.set(
-                "docusign_collector_last_success_timestamp_seconds",
-                vec![
-                    ("integration", name.to_string()),
-                    ("event_type", et.as_str().into()),
-                ],
-                now_unix() as f64,
-            );
+        CycleFinished {
+            integration: name,
+            event_type: et,
+            success: result.is_ok(),
+            duration: clock.elapsed(),
         }
+        .emit();
         result
     }
 

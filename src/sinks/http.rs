@@ -12,6 +12,7 @@ use crate::config::{HttpSinkConfig, HttpSinkFormat};
 use crate::record::{Batch, Record};
 use crate::support::backoff::Backoff;
 use crate::support::secret::Secret;
+use crate::telemetry::events::SinkRetry;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::io::Write;
 use std::path::PathBuf;
@@ -254,14 +255,13 @@ impl HttpSink {
                 .unwrap_or_else(|| self.backoff.delay(attempt))
                 .min(Duration::from_secs(300));
             attempt += 1;
-            if attempt == 1 || attempt.is_multiple_of(10) {
-                tracing::warn!(sink = %self.name, attempt, delay_ms = delay.as_millis() as u64, "delivery failed ({problem}); retrying until it succeeds");
+            SinkRetry {
+                sink: &self.name,
+                attempt,
+                delay,
+                problem: &problem,
             }
-            crate::telemetry::metrics::global().add(
-                "docusign_collector_sink_retries_total",
-                vec![("sink", self.name.clone())],
-                1.0,
-            );
+            .emit();
             tokio::time::sleep(delay).await;
         }
     }

@@ -11,6 +11,7 @@ use crate::config::{IntegrationConfig, MonitorApi};
 use crate::docusign::client::{ApiClient, ApiError, BodyError};
 use crate::docusign::Api;
 use crate::record::{self, EventType, Record};
+use crate::telemetry::events::BadTimestamps;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -205,16 +206,11 @@ pub fn parse_page(
         records.push(splicer.build(ev, time));
     }
     if bad > 0 {
-        tracing::warn!(
+        BadTimestamps {
             integration,
-            events = bad,
-            "events without a readable timestamp: _time set to the collection time"
-        );
-        crate::telemetry::metrics::global().add(
-            "docusign_collector_bad_timestamps_total",
-            vec![("integration", integration.to_string())],
-            bad as f64,
-        );
+            events: bad as u64,
+        }
+        .emit();
     }
     Ok(MonitorPage {
         cursor: cursor.to_string(),

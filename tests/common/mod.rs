@@ -187,6 +187,14 @@ admin = "{admin}"
     }
 }
 
+/// How many complete (newline-terminated) lines a file has: safe to poll while the collector
+/// writes, unlike `read_jsonl`, which would see a half-written last line.
+pub fn complete_lines(path: &Path) -> usize {
+    std::fs::read(path)
+        .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+        .unwrap_or(0)
+}
+
 /// Every line of a JSONL file, parsed; panics on a line that is not JSON.
 pub fn read_jsonl(path: &Path) -> Vec<Value> {
     let text = match std::fs::read_to_string(path) {
@@ -304,6 +312,14 @@ impl Env {
             .spawn()
             .expect("collector starts")
     }
+}
+
+/// A TCP port free on the loopback interface (for the collector's API).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
 }
 
 /// Poll `cond` every 50 ms for up to `secs` seconds; true once it holds.

@@ -12,6 +12,7 @@ use crate::record::EventType;
 use crate::state::{CachedToken, State, StateError};
 use crate::support::clock::now_unix;
 use crate::support::secret::Secret;
+use crate::telemetry::events::TokenGrant;
 use key::PrivateKey;
 use serde::Deserialize;
 use std::time::Duration;
@@ -395,7 +396,11 @@ impl Authenticator {
             .map_err(transport)?;
         let status = resp.status();
         let body = resp.bytes().await.map_err(transport)?;
-        crate::telemetry::metrics::global().token_grant(&self.integration, status.is_success());
+        TokenGrant {
+            integration: &self.integration,
+            success: status.is_success(),
+        }
+        .emit();
         if !status.is_success() {
             return Err(self.grant_error(status.as_u16(), &body));
         }

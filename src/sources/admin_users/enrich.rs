@@ -11,6 +11,7 @@ use crate::config::AuditRecordShape;
 use crate::docusign::client::{ApiError, BodyError};
 use crate::docusign::Api;
 use crate::record::{Record, Splicer};
+use crate::telemetry::events::EnrichmentSkipped;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -252,15 +253,13 @@ impl AdminUsersSource {
     }
 
     fn not_enriched(&self, id: &str, reason: &'static str, why: &str) {
-        tracing::warn!(integration = %self.integration, user_id = %id, reason, "audit user emitted without eSignature details: {why}");
-        crate::telemetry::metrics::global().add(
-            "docusign_collector_enrichment_skipped_total",
-            vec![
-                ("integration", self.integration.clone()),
-                ("reason", reason.to_string()),
-            ],
-            1.0,
-        );
+        EnrichmentSkipped {
+            integration: &self.integration,
+            user_id: id,
+            reason,
+            why,
+        }
+        .emit();
     }
 }
 

@@ -9,6 +9,7 @@ use crate::docusign::client::ApiError;
 use crate::record::{EventType, Splicer};
 use crate::sources::{Source, SourcePage};
 use crate::support::clock::now_unix;
+use crate::telemetry::events::BadTimestamps;
 
 /// One cycle's audit-user query.
 pub struct AuditUsersStream {
@@ -130,13 +131,13 @@ impl Source for AuditUsersStream {
                 .insert(user.id.clone(), Seen { digest, at: now });
         }
         if bad_dates > 0 {
-            tracing::warn!(integration = %self.source.integration, users = bad_dates, "eSignature users without a readable modifiedDate: _time set to the collection time");
-            crate::telemetry::metrics::global().add(
-                "docusign_collector_bad_timestamps_total",
-                vec![("integration", self.source.integration.clone())],
-                bad_dates as f64,
-            );
+            BadTimestamps {
+                integration: &self.source.integration,
+                events: bad_dates,
+            }
+            .emit();
         }
+
         self.url = next_url;
         let checkpoint = if self.url.is_none() {
             if self.failed {
