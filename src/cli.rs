@@ -2,7 +2,7 @@
 
 use crate::config::{self, Config, LogFormat};
 use crate::daemon::run_daemon;
-use crate::integrations::{Integration, Registry};
+use crate::integrations::{Integration, Registry, SetupError};
 use crate::pipeline::{Collector, CycleError};
 use crate::record::EventType;
 use crate::state::State;
@@ -147,7 +147,7 @@ impl Failure {
 impl From<CycleError> for Failure {
     fn from(e: CycleError) -> Self {
         match e {
-            CycleError::Setup { .. } => Failure::config(e),
+            CycleError::Setup(SetupError::Invalid { .. }) => Failure::config(e),
             other => Failure::runtime(other),
         }
     }
@@ -194,7 +194,7 @@ fn build_collector(cfg: &Config, state: State) -> Result<Arc<Collector>, Failure
 /// The integrations of the configuration file and the state database, for commands that
 /// deliver nothing.
 fn load_registry(cfg: &Config, state: &State) -> Result<Registry, Failure> {
-    Ok(Registry::load(cfg, state)?)
+    Ok(Registry::load(cfg, state).map_err(CycleError::from)?)
 }
 
 /// The integrations a command applies to: the named one (which must exist), else all.

@@ -9,6 +9,7 @@
 use crate::record::EventType;
 pub use crate::support::http_client::Proxy;
 use crate::support::secret::Secret;
+pub use crate::telemetry::logging::LogFormat;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -72,14 +73,6 @@ impl Default for LogConfig {
 
 fn default_log_level() -> String {
     "info".into()
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LogFormat {
-    #[default]
-    Text,
-    Json,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -604,8 +597,8 @@ pub fn validate(cfg: &Config, file: &str) -> Result<(), ConfigError> {
 
 impl IntegrationConfig {
     /// Where this integration's private key comes from.
-    pub fn key_source(&self) -> crate::docusign::auth::key::KeySource<'_> {
-        crate::docusign::auth::key::KeySource {
+    pub fn key_source(&self) -> crate::support::key::KeySource<'_> {
+        crate::support::key::KeySource {
             file: self.private_key_file.as_deref(),
             inline: self.private_key.as_ref(),
         }

@@ -1,8 +1,8 @@
 //! Rules a deserialized configuration must satisfy; each failure names its key.
 
 use super::{Config, ConfigError, HumanDuration, IntegrationConfig, MonitorApi, Proxy, SinkConfig};
-use crate::docusign::auth::key::{self, KeyError};
 use crate::record::EventType;
+use crate::support::key::{self, KeyError};
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;

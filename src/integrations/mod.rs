@@ -10,16 +10,30 @@ mod registry;
 
 pub use registry::Registry;
 
+/// An integration that cannot be set up (its key, its HTTP settings), or the state database
+/// that holds the API's integrations could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("integration {integration}: {message}")]
+    Invalid {
+        integration: String,
+        message: String,
+    },
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
 use crate::config::IntegrationConfig;
-use crate::docusign::auth::{key, Authenticator};
+use crate::docusign::auth::Authenticator;
 use crate::docusign::client::{build_http, ApiClient, RetryPolicy};
 use crate::docusign::ratelimit::{RateLimitSettings, RateLimiter};
-use crate::pipeline::CycleError;
 use crate::record::EventType;
 use crate::sources::admin_users::AdminUsersSource;
 use crate::sources::monitor::MonitorSource;
 use crate::state::State;
+use crate::state::StateError;
 use crate::support::backoff::Backoff;
+use crate::support::key;
 use std::sync::Arc;
 
 /// Everything one integration needs at run time.
@@ -42,8 +56,8 @@ pub enum Origin {
 }
 
 impl Integration {
-    pub fn new(config: IntegrationConfig, state: State) -> Result<Integration, CycleError> {
-        let setup = |message: String| CycleError::Setup {
+    pub fn new(config: IntegrationConfig, state: State) -> Result<Integration, SetupError> {
+        let setup = |message: String| SetupError::Invalid {
             integration: config.name.clone(),
             message,
         };

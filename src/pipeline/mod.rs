@@ -8,7 +8,7 @@
 use crate::config::Config;
 use crate::docusign::auth::AuthError;
 use crate::docusign::client::ApiError;
-use crate::integrations::{Integration, Registry};
+use crate::integrations::{Integration, Registry, SetupError};
 use crate::record::{format_time, EventType};
 use crate::sinks::{SinkError, Sinks, StdoutSink};
 use crate::sources::admin_users::AuditPosition;
@@ -38,18 +38,15 @@ pub enum CycleError {
     Sink(#[from] SinkError),
     #[error("{0}")]
     State(#[from] StateError),
-    #[error("integration {integration}: {message}")]
-    Setup {
-        integration: String,
-        message: String,
-    },
+    #[error(transparent)]
+    Setup(#[from] SetupError),
 }
 
 impl CycleError {
     /// Errors only an operator can fix (consent, wrong key, unknown integration key).
     pub fn is_permanent(&self) -> bool {
         matches!(self, CycleError::Api(ApiError::Auth(a)) if a.is_permanent())
-            || matches!(self, CycleError::Setup { .. })
+            || matches!(self, CycleError::Setup(SetupError::Invalid { .. }))
     }
 
     pub fn consent_required(&self) -> bool {

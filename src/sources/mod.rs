@@ -1,8 +1,7 @@
 //! Sources: the read side of each stream. A source fetches a page from Docusign, turns it into
 //! records, and says what the stream's position after that page is, as a value
 //! ([`Checkpoint`]). Sources never touch the state database or the sinks: the pipeline
-//! (`crate::pipeline`) delivers the records and commits the checkpoint, the same way for every
-//! stream.
+//! delivers the records and commits the checkpoint, the same way for every stream.
 //!
 //! - `monitor`: customer events from the Monitor stream; the checkpoint is Docusign's cursor.
 //! - `admin_users`: audit users from the Admin API, enriched from eSignature; the checkpoint is

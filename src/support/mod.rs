@@ -6,5 +6,6 @@ pub mod backoff;
 pub mod clock;
 pub mod fault;
 pub mod http_client;
+pub mod key;
 pub mod secret;
 pub mod shutdown;

@@ -5,15 +5,13 @@
 //! grant (the token lock is held while granting). Tokens are renewed `margin` before they
 //! expire; the margin is 10 minutes, or a quarter of the token's lifetime when that is shorter.
 
-pub mod key;
-
 use crate::config::{Endpoints, IntegrationConfig};
 use crate::record::EventType;
 use crate::state::{CachedToken, State, StateError};
 use crate::support::clock::now_unix;
+use crate::support::key::PrivateKey;
 use crate::support::secret::Secret;
 use crate::telemetry::events::TokenGrant;
-use key::PrivateKey;
 use serde::Deserialize;
 use std::time::Duration;
 
