@@ -125,7 +125,7 @@ async fn a_base_uri_that_is_not_a_url_fails_fast_and_is_looked_up_again() {
     env.sim.set_base_uri(None);
     let path = env.events_path();
     assert!(
-        eventually(30, || read_jsonl(&path).len() >= 50).await,
+        eventually(30, || complete_lines(&path) >= 50).await,
         "collected after the base URI was looked up again"
     );
     terminate(&mut daemon).await;

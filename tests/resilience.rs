@@ -62,14 +62,14 @@ async fn tokens_revoked_mid_run_cost_one_new_grant_and_collection_continues() {
     let mut daemon = env.spawn(&["run"]);
     let path = env.events_path();
     assert!(
-        eventually(60, || read_jsonl(&path).len() >= 1_000).await,
+        eventually(60, || complete_lines(&path) >= 1_000).await,
         "backlog collected"
     );
     assert_eq!(env.sim.stats().token_grants, 1);
     env.sim.revoke_tokens();
     env.sim.append_events(500);
     assert!(
-        eventually(60, || read_jsonl(&path).len() >= 1_500).await,
+        eventually(60, || complete_lines(&path) >= 1_500).await,
         "collection continued"
     );
     assert_eq!(env.sim.stats().token_grants, 2, "one new grant");
@@ -171,7 +171,7 @@ async fn sigterm_while_waiting_for_the_rate_limit_reset_exits_promptly() {
     let mut child = env.spawn(&["run"]);
     let path = env.events_path();
     assert!(
-        eventually(30, || !read_jsonl(&path).is_empty()).await,
+        eventually(30, || complete_lines(&path) > 0).await,
         "a first page arrived"
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
