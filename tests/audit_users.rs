@@ -17,25 +17,6 @@ fn users_env_config(users: usize, unknown: usize) -> SimConfig {
     }
 }
 
-fn user_ids(events: &[Value]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| {
-            e["id"]
-                .as_str()
-                .unwrap_or_else(|| panic!("no id: {e}"))
-                .to_string()
-        })
-        .collect()
-}
-
-async fn audit_env(cfg: SimConfig, au: &str) -> Env {
-    let mut env = Env::start(cfg).await;
-    env.integration_extra = "event_types = [\"audit_users\"]".into();
-    env.audit_users = format!("start_from = \"3650d\"\n{au}");
-    env
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_user_once_then_only_the_changed_ones() {
     let env = audit_env(users_env_config(2_600, 0), "page_size = 250").await;

@@ -369,3 +369,24 @@ pub fn cached_token(env: &Env) -> String {
         .expose()
         .to_string()
 }
+
+/// An environment collecting audit users only (`start_from` ten years back, plus `au`).
+pub async fn audit_env(cfg: SimConfig, au: &str) -> Env {
+    let mut env = Env::start(cfg).await;
+    env.integration_extra = "event_types = [\"audit_users\"]".into();
+    env.audit_users = format!("start_from = \"3650d\"\n{au}");
+    env
+}
+
+/// The Admin `id` of each audit-user record, asserting each has one.
+pub fn user_ids(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| {
+            e["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no id: {e}"))
+                .to_string()
+        })
+        .collect()
+}
