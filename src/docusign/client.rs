@@ -261,9 +261,23 @@ impl ApiClient {
         let headers = resp.headers().clone();
         self.limiter.observe(api, status, &headers);
         let trace = header_str(&headers, "x-docusign-tracetoken");
-        let body = match resp.bytes().await {
+        let body = match read_capped(resp, MAX_ANSWER_BYTES).await {
             Ok(b) => b,
-            Err(e) => {
+            Err(Read::TooLarge) => {
+                return Ok(Attempt::Fail(ApiError::Malformed {
+                    integration: self.integration.to_string(),
+                    api,
+                    message: format!(
+                        "the answer (HTTP {status}) is larger than {} MiB, the most one answer may hold{}; lower page_size",
+                        MAX_ANSWER_BYTES >> 20,
+                        trace
+                            .as_deref()
+                            .map(|t| format!(" (X-DocuSign-TraceToken {t})"))
+                            .unwrap_or_default()
+                    ),
+                }))
+            }
+            Err(Read::Failed(e)) => {
                 return Ok(Attempt::Retry(format!(
                     "{api} API answer (HTTP {status}) could not be read: {}",
                     describe_reqwest_error(&e)
@@ -321,6 +335,31 @@ impl ApiClient {
             _ => Ok(Attempt::Fail(err)),
         }
     }
+}
+
+/// The most one answer may hold. A Monitor page of 2,000 events is a few MiB; anything near
+/// this is not an answer the collector can use, and reading it whole would let one answer take
+/// the process's memory.
+pub const MAX_ANSWER_BYTES: usize = 32 << 20;
+
+enum Read {
+    TooLarge,
+    Failed(reqwest::Error),
+}
+
+/// The body, read chunk by chunk and abandoned as soon as it passes `cap` bytes.
+async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<Bytes, Read> {
+    if resp.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(Read::TooLarge);
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = resp.chunk().await.map_err(Read::Failed)? {
+        if body.len() + chunk.len() > cap {
+            return Err(Read::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 fn header_str(h: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
