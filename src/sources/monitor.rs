@@ -173,6 +173,20 @@ impl MonitorSource {
     }
 }
 
+/// An event's `timestamp`. Docusign writes it as the first field, so that case is read straight
+/// from the bytes (no second pass over the event); any other layout goes through serde.
+fn timestamp_of(ev: &RawValue) -> Option<Cow<'_, str>> {
+    if let Some(rest) = ev.get().strip_prefix(r#"{"timestamp":""#) {
+        if let Some(end) = rest.find('"') {
+            let t = &rest[..end];
+            if !t.contains('\\') {
+                return Some(Cow::Borrowed(t));
+            }
+        }
+    }
+    serde_json::from_str::<Peek>(ev.get()).ok()?.timestamp
+}
+
 /// Parse a Monitor page (lens or v1 shape).
 pub fn parse_page(
     body: &[u8],
@@ -192,10 +206,7 @@ pub fn parse_page(
     let splicer = record::Splicer::new(EventType::CustomerEvents, integration, change_keys);
     let mut bad = 0;
     for ev in events {
-        let time = serde_json::from_str::<Peek>(ev.get())
-            .ok()
-            .and_then(|p| p.timestamp)
-            .and_then(|t| record::parse_timestamp(&t));
+        let time = timestamp_of(ev).and_then(|t| record::parse_timestamp(&t));
         let time = match time {
             Some(t) => t,
             None => {
@@ -255,6 +266,35 @@ mod tests {
         for r in &p.records {
             let v: serde_json::Value = serde_json::from_str(&r.json).unwrap();
             assert_eq!(v["_integration"], "acme");
+        }
+    }
+
+    #[test]
+    fn the_timestamp_is_read_wherever_it_stands() {
+        for (event, want) in [
+            (
+                r#"{"timestamp":"2023-03-03T09:10:06Z","a":1}"#,
+                Some("2023-03-03T09:10:06Z"),
+            ),
+            (
+                r#"{"a":1,"timestamp":"2023-03-03T09:10:06Z"}"#,
+                Some("2023-03-03T09:10:06Z"),
+            ),
+            (
+                r#"{ "timestamp" : "2023-03-03T09:10:06Z" }"#,
+                Some("2023-03-03T09:10:06Z"),
+            ),
+            (r#"{"timestamp":"2023\u002d03"}"#, Some("2023-03")),
+            (r#"{"timestamp":42}"#, None),
+            (r#"{"timestamp":""}"#, Some("")),
+            (r#"{"timestamp":"unterminated"#, None),
+            (r#""text""#, None),
+        ] {
+            let got = match RawValue::from_string(event.into()) {
+                Ok(r) => timestamp_of(&r).map(|c| c.into_owned()),
+                Err(_) => None,
+            };
+            assert_eq!(got.as_deref(), want, "{event}");
         }
     }
 

@@ -237,8 +237,8 @@ pub fn assert_success(o: &Output) {
 }
 
 /// Page through the simulator's Monitor stream with a minimal client of the test's own (not the
-/// collector's), from `since` (ISO time), and return every event as Docusign sent it.
-pub async fn fetch_all_raw(env: &Env, since: &str) -> Vec<Value> {
+/// collector's), from `since` (ISO time), and return every page's body as Docusign sent it.
+pub async fn fetch_raw_pages(env: &Env, since: &str) -> Vec<bytes::Bytes> {
     let base = env.sim.base_url();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -271,25 +271,36 @@ pub async fn fetch_all_raw(env: &Env, since: &str) -> Vec<Value> {
         .unwrap();
     let token = tok["access_token"].as_str().expect("token").to_string();
     let mut cursor = since.to_string();
-    let mut all = Vec::new();
+    let mut pages = Vec::new();
     loop {
-        let page: Value = http
+        let body = http
             .get(format!("{base}/api/v2.0/datasets/monitor/stream"))
             .query(&[("cursor", cursor.as_str()), ("limit", "2000")])
             .bearer_auth(&token)
             .send()
             .await
             .unwrap()
-            .json()
+            .bytes()
             .await
             .unwrap();
+        let page: Value = serde_json::from_slice(&body).expect("a JSON page");
         let end = page["endCursor"].as_str().expect("endCursor").to_string();
-        all.extend(page["data"].as_array().cloned().unwrap_or_default());
+        pages.push(body);
         if end == cursor {
-            return all;
+            return pages;
         }
         cursor = end;
     }
+}
+
+/// Every event of the simulator's Monitor stream from `since`, as Docusign sent it.
+pub async fn fetch_all_raw(env: &Env, since: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    for body in fetch_raw_pages(env, since).await {
+        let page: Value = serde_json::from_slice(&body).expect("a JSON page");
+        all.extend(page["data"].as_array().cloned().unwrap_or_default());
+    }
+    all
 }
 
 /// How many ids occur more than once (counting each extra occurrence).
