@@ -505,9 +505,9 @@ fn bare_work(pages: &[bytes::Bytes], path: &std::path::Path) -> (usize, f64) {
                 .format("%Y-%m-%dT%H:%M:%SZ");
             let raw = ev.get();
             out.extend_from_slice(&raw.as_bytes()[..raw.len() - 1]);
-            write!(
+            writeln!(
                 out,
-                ",\"_time\":\"{time}\",\"source_log_type\":\"customerevent\",\"_integration\":\"acme\"}}\n"
+                ",\"_time\":\"{time}\",\"source_log_type\":\"customerevent\",\"_integration\":\"acme\"}}"
             )
             .expect("buffer");
             events += 1;
