@@ -97,9 +97,12 @@ async fn integrations_are_managed_through_the_api_and_survive_a_restart() {
     let port = free_port();
     let token_file = env.path("api-token");
     std::fs::write(&token_file, "t0k\n").unwrap();
+    let seal = env.path("seal.key");
+    std::fs::write(&seal, "0123456789abcdef".repeat(4)).unwrap();
     env.extra = format!(
-        "[api]\nlisten = \"127.0.0.1:{port}\"\ntoken_file = \"{}\"\n",
-        token_file.display()
+        "[api]\nlisten = \"127.0.0.1:{port}\"\ntoken_file = \"{}\"\nseal_key_file = \"{}\"\n",
+        token_file.display(),
+        seal.display()
     );
     let mut daemon = env.spawn(&["run"]);
     let base = format!("http://127.0.0.1:{port}");
