@@ -6,7 +6,6 @@ mod common;
 use common::*;
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use serde_json::{json, Value};
-use std::time::Duration;
 
 /// Byte strings that must not appear in the state files: a line of the PEM body, the DER, and
 /// the private exponent.
@@ -35,28 +34,10 @@ fn assert_no_plain_key(env: &Env) {
     }
 }
 
-async fn api_up(http: &reqwest::Client, base: &str) {
-    for _ in 0..200 {
-        if http.get(format!("{base}/healthz")).send().await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("API did not come up");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_keys_are_sealed_at_rest_and_still_collect_after_a_restart() {
     let mut env = Env::start(sim_config(100)).await;
     let port = free_port();
-    let token_file = env.path("api-token");
-    std::fs::write(&token_file, "t0k\n").unwrap();
-    let seal = env.path("seal.key");
-    std::fs::write(&seal, format!("{}\n", "5a".repeat(32))).unwrap();
-    let api = format!(
-        "[api]\nlisten = \"127.0.0.1:{port}\"\ntoken_file = \"{}\"\n",
-        token_file.display()
-    );
     let data = json!({
         "environment": "stage", "integrationKey": INTEGRATION_KEY, "userId": USER_ID,
         "privateKey": key_pair().0, "accountId": env.sim_config.account_id,
@@ -85,18 +66,18 @@ async fn api_keys_are_sealed_at_rest_and_still_collect_after_a_restart() {
         .unwrap();
 
     // Without a seal key the API refuses a private key and says what to configure.
-    env.extra = api.clone();
+    env.extra = env.api_table(port, false);
     let mut daemon = env.spawn(&["run"]);
-    api_up(&http, &base).await;
+    wait_for_api(&http, &base).await;
     let r = create("beta").await.unwrap();
     assert_eq!(r.status(), 409);
     assert!(r.text().await.unwrap().contains("seal_key_file"));
     let _ = terminate(&mut daemon).await;
 
     // With one: the legacy row is sealed on start, beta is created sealed and collects.
-    env.extra = format!("{api}seal_key_file = \"{}\"\n", seal.display());
+    env.extra = env.api_table(port, true);
     let mut daemon = env.spawn(&["run"]);
-    api_up(&http, &base).await;
+    wait_for_api(&http, &base).await;
     let r = create("beta").await.unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
     let beta = |env: &Env| {
@@ -113,7 +94,7 @@ async fn api_keys_are_sealed_at_rest_and_still_collect_after_a_restart() {
     // After a restart the sealed integrations are opened and beta goes on collecting.
     env.sim.append_events(20);
     let mut daemon = env.spawn(&["run"]);
-    api_up(&http, &base).await;
+    wait_for_api(&http, &base).await;
     assert!(
         eventually(60, || beta(&env) >= 120).await,
         "beta collects after a restart"
