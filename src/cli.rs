@@ -6,6 +6,7 @@ use crate::integrations::{Integration, Registry, SetupError};
 use crate::pipeline::{Collector, CycleError};
 use crate::record::EventType;
 use crate::state::State;
+use crate::support::seal::SealKey;
 use crate::support::shutdown::Shutdown;
 use crate::telemetry::logging::init_logging;
 use crate::{pipeline::scheduler, sinks};
@@ -82,40 +83,10 @@ pub enum Command {
         duration: Option<Duration>,
     },
     /// Run only the built-in Docusign simulator (for pipeline tests without a Docusign account)
-    Simulate(SimulateArgs),
-}
-
-/// Options of the `simulate` command.
-#[derive(Debug, Clone, clap::Args)]
-pub struct SimulateArgs {
-    /// Address to listen on
-    #[arg(long, default_value = "127.0.0.1:8089")]
-    pub listen: std::net::SocketAddr,
-    /// Where to write the generated private key (PEM, mode 0600)
-    #[arg(long, default_value = "sim-key.pem")]
-    pub key_out: PathBuf,
-    /// Customer events in the backlog at start
-    #[arg(long, default_value_t = 10_000)]
-    pub events: usize,
-    /// Admin users at start
-    #[arg(long, default_value_t = 100)]
-    pub users: usize,
-    /// Customer events appended per second
-    #[arg(long, default_value_t = 0.0)]
-    pub live_rate: f64,
-}
-
-impl From<SimulateArgs> for docusign_sim::StandaloneOptions {
-    fn from(a: SimulateArgs) -> Self {
-        docusign_sim::StandaloneOptions {
-            listen: a.listen,
-            backlog_events: a.events,
-            users: a.users,
-            live_events_per_sec: a.live_rate,
-            key_out: a.key_out,
-            ..docusign_sim::StandaloneOptions::default()
-        }
-    }
+    Simulate(crate::demo::SimulateArgs),
+    /// Exit 0 when the running collector answers /healthz ([api] set), else when the state
+    /// database opens; 1 otherwise (the container's HEALTHCHECK)
+    Healthcheck,
 }
 
 fn parse_event_type(s: &str) -> Result<EventType, String> {
@@ -181,8 +152,15 @@ fn load_config(cli: &Cli) -> Result<Config, Failure> {
     Ok(cfg)
 }
 
+/// Open the state database; with `[api] seal_key_file`, seal what an earlier version stored in
+/// the clear and open what is sealed.
 fn open_state(cfg: &Config) -> Result<State, Failure> {
-    State::open(&cfg.state_path).map_err(Failure::runtime)
+    let state = State::open(&cfg.state_path).map_err(Failure::runtime)?;
+    if let Some(path) = cfg.api.as_ref().and_then(|a| a.seal_key_file.as_ref()) {
+        let key = SealKey::from_file(path).map_err(Failure::config)?;
+        state.set_seal_key(key).map_err(Failure::runtime)?;
+    }
+    Ok(state)
 }
 
 /// The collector with the configured sinks.
@@ -293,7 +271,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             let existing = cfg
                 .state_path
                 .is_file()
-                .then(|| State::open(&cfg.state_path).ok())
+                .then(|| open_state(&cfg).ok())
                 .flatten();
             let state = match existing {
                 Some(s) => s,
@@ -355,6 +333,15 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
                 .collect();
             crate::diagnose::print_state(&configs, &state, integration.as_deref(), *json)
                 .map_err(Failure::runtime)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Healthcheck => {
+            let cfg = config::load(&config::resolve_path(cli.config.as_deref()))
+                .map_err(|e| Failure::runtime(format!("unhealthy: {e}")))?;
+            let answer = crate::healthcheck::check(&cfg)
+                .await
+                .map_err(|e| Failure::runtime(format!("unhealthy: {e}")))?;
+            println!("{answer}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { duration } => crate::demo::run(*duration).await.map_err(Failure::runtime),

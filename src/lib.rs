@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod demo;
 pub mod diagnose;
 pub mod docusign;
+pub mod healthcheck;
 pub mod integrations;
 pub mod pipeline;
 pub mod record;

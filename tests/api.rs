@@ -95,12 +95,7 @@ async fn health_metrics_and_integrations_never_show_a_secret() {
 async fn integrations_are_managed_through_the_api_and_survive_a_restart() {
     let mut env = Env::start(sim_config(200)).await;
     let port = free_port();
-    let token_file = env.path("api-token");
-    std::fs::write(&token_file, "t0k\n").unwrap();
-    env.extra = format!(
-        "[api]\nlisten = \"127.0.0.1:{port}\"\ntoken_file = \"{}\"\n",
-        token_file.display()
-    );
+    env.extra = env.api_table(port, true);
     let mut daemon = env.spawn(&["run"]);
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
@@ -113,16 +108,7 @@ async fn integrations_are_managed_through_the_api_and_survive_a_restart() {
         }
         req.send()
     };
-    let up = || async {
-        for _ in 0..200 {
-            if http.get(format!("{base}/healthz")).send().await.is_ok() {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("API did not come up");
-    };
-    up().await;
+    wait_for_api(&http, &base).await;
     let data = serde_json::json!({
         "environment": "stage", "changeKeys": false,
         "integrationKey": INTEGRATION_KEY, "userId": USER_ID, "privateKey": key_pair().0,
@@ -290,7 +276,7 @@ async fn integrations_are_managed_through_the_api_and_survive_a_restart() {
     sigterm(&daemon);
     let _ = daemon.wait().await;
     daemon = env.spawn(&["run"]);
-    up().await;
+    wait_for_api(&http, &base).await;
     let r = send(reqwest::Method::GET, "/integrations/beta", None)
         .await
         .unwrap();

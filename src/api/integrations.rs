@@ -142,6 +142,14 @@ async fn install(
         .collect();
     let cfg =
         managed::to_config(&settings, &others).map_err(|e| error(StatusCode::BAD_REQUEST, e))?;
+    if cfg.private_key.is_some() && !ctx.collector.state.can_seal() {
+        return Err(error(
+            StatusCode::CONFLICT,
+            "a private key is stored only sealed: set [api] seal_key_file to a file of 64 hex \
+             digits (`openssl rand -hex 32`, or a systemd credential), or give privateKeyFile \
+             instead of privateKey",
+        ));
+    }
     let mut integ = Integration::new(cfg, ctx.collector.state.clone())
         .map_err(|e| error(StatusCode::BAD_REQUEST, e.to_string()))?;
     let text = serde_json::to_string(&settings)

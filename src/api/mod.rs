@@ -46,10 +46,8 @@ pub async fn spawn(
 ) -> Result<(), String> {
     let token = match &cfg.token_file {
         Some(p) => Some(Secret::new(
-            std::fs::read_to_string(p)
-                .map_err(|e| format!("api.token_file {}: {e}", p.display()))?
-                .trim()
-                .to_string(),
+            crate::support::credentials::read_token(p)
+                .map_err(|e| format!("api.token_file: {e}"))?,
         )),
         None => None,
     };

@@ -85,6 +85,10 @@ pub struct ApiConfig {
     pub listen: SocketAddr,
     #[serde(default)]
     pub token_file: Option<PathBuf>,
+    /// 32 bytes or 64 hex digits: the AES-256-GCM key that seals the private keys of
+    /// integrations created through the API. Without it the API refuses inline private keys.
+    #[serde(default)]
+    pub seal_key_file: Option<PathBuf>,
 }
 
 /// A configuration that cannot be used. `Display` names the file and the key.

@@ -33,6 +33,11 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Check {
         if let Some(p) = &api.token_file {
             non_empty_file(&c, "api.token_file", p)?;
         }
+        if let Some(p) = &api.seal_key_file {
+            if let Err(e) = crate::support::seal::SealKey::from_file(p) {
+                c.fail("api.seal_key_file", e.to_string())?;
+            }
+        }
     }
     let mut names = HashSet::new();
     for (i, integ) in cfg.integrations.iter().enumerate() {
@@ -345,16 +350,10 @@ fn proxy(c: &Ctx, key: &str, p: &Proxy) -> Check {
 }
 
 fn read(c: &Ctx, key: &str, path: &Path) -> Result<Vec<u8>, ConfigError> {
-    if path.is_dir() {
-        c.fail(
-            key,
-            format!("{} is a directory, not a file", path.display()),
-        )?;
-    }
-    std::fs::read(path).map_err(|e| ConfigError {
+    crate::support::credentials::read(path).map_err(|message| ConfigError {
         file: c.file.to_string(),
         key: key.to_string(),
-        message: format!("cannot read {}: {e}", path.display()),
+        message,
     })
 }
 

@@ -10,6 +10,7 @@
 use crate::integrations::Integration;
 use crate::pipeline::{Collector, CycleError};
 use crate::record::EventType;
+use crate::support::notify;
 use crate::support::shutdown::{Shutdown, ShutdownTrigger};
 use rand::Rng;
 use std::collections::HashMap;
@@ -130,6 +131,36 @@ async fn stop(running: &mut HashMap<String, Running>, name: &str) {
     }
 }
 
+/// How often the systemd status line is refreshed when no watchdog is asked for.
+const STATUS_EVERY: Duration = Duration::from_secs(30);
+
+/// A one-line summary for systemd: integrations, running ones, and the failing streams.
+fn status_line(collector: &Collector, running: usize) -> String {
+    let total = collector.registry().integrations().len();
+    let failing: Vec<String> = collector
+        .state
+        .streams(None)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| {
+            let err = s.last_run.as_ref()?.error.as_ref()?;
+            let err: String = err.chars().take(120).collect();
+            Some(format!("{}/{}: {err}", s.integration, s.event_type))
+        })
+        .collect();
+    let mut line = format!("{total} integrations, {running} collecting");
+    if failing.is_empty() {
+        line.push_str(", no errors");
+    } else {
+        line.push_str(&format!(
+            "; {} failing: {}",
+            failing.len(),
+            failing.join("; ")
+        ));
+    }
+    line
+}
+
 /// Run every active stream until `shutdown` fires, following `control` (integrations added,
 /// changed, removed or fetched through the local API). Returns once every stream has stopped.
 pub async fn run(collector: Arc<Collector>, shutdown: Shutdown, mut control: ControlReceiver) {
@@ -141,9 +172,18 @@ pub async fn run(collector: Arc<Collector>, shutdown: Shutdown, mut control: Con
         tracing::warn!("no active integration: nothing to collect (waiting for shutdown)");
     }
     let mut control_open = true;
+    notify::notify_ready();
+    // The watchdog is pinged from this loop, so a stuck loop stops the pings; without a
+    // watchdog the tick still refreshes the status line.
+    let mut tick = tokio::time::interval(notify::watchdog_interval().unwrap_or(STATUS_EVERY));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.wait() => break,
+            _ = tick.tick() => {
+                notify::notify_watchdog();
+                notify::notify_status(&status_line(&collector, running.len()));
+            }
             msg = control.recv(), if control_open => match msg {
                 Some(Control::Restart(name)) => {
                     stop(&mut running, &name).await;
@@ -161,6 +201,7 @@ pub async fn run(collector: Arc<Collector>, shutdown: Shutdown, mut control: Con
             },
         }
     }
+    notify::notify_stopping();
     tracing::info!("shutting down: finishing the pages in flight");
     for r in running.values() {
         r.trigger.fire();

@@ -64,15 +64,10 @@ impl HttpSink {
             message,
         };
         let token = match &cfg.token_file {
-            Some(p) => {
-                let t = std::fs::read_to_string(p)
-                    .map_err(|e| err(format!("cannot read token_file {}: {e}", p.display())))?;
-                let t = t.trim().to_string();
-                if t.is_empty() {
-                    return Err(err(format!("token_file {} is empty", p.display())));
-                }
-                Some(Secret::new(t))
-            }
+            Some(p) => Some(Secret::new(
+                crate::support::credentials::read_token(p)
+                    .map_err(|e| err(format!("token_file: {e}")))?,
+            )),
             None => None,
         };
         let mut headers = HeaderMap::new();

@@ -26,6 +26,8 @@ pub enum StateError {
     Open { path: String, message: String },
     #[error("state database: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("state database: integration {name}: {message}")]
+    Sealed { name: String, message: String },
 }
 
 /// A cached access token.
@@ -54,6 +56,8 @@ pub struct CollectionLock {
 pub struct State {
     conn: Arc<Mutex<Connection>>,
     path: Arc<str>,
+    /// Seals the settings of API-created integrations (their private keys) when set.
+    seal: Arc<std::sync::OnceLock<crate::support::seal::SealKey>>,
 }
 
 impl std::fmt::Debug for State {
@@ -73,6 +77,7 @@ impl State {
         Ok(State {
             conn: Arc::new(Mutex::new(conn)),
             path: path.display().to_string().into(),
+            seal: Default::default(),
         })
     }
 
@@ -82,6 +87,7 @@ impl State {
         Ok(State {
             conn: Arc::new(Mutex::new(conn)),
             path: ":memory:".into(),
+            seal: Default::default(),
         })
     }
 

@@ -102,6 +102,8 @@ pub fn load(from: KeySource<'_>) -> Result<PrivateKey, KeyError> {
         (None, None) => Err(KeyError::Missing),
         (None, Some(secret)) => parse_pem(secret.expose()),
         (Some(path), None) => {
+            let expanded = super::credentials::expand(path).map_err(KeyError::Invalid)?;
+            let path = expanded.as_path();
             if path.is_dir() {
                 return Err(KeyError::Unreadable {
                     path: path.to_path_buf(),

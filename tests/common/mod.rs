@@ -345,6 +345,36 @@ pub async fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
+impl Env {
+    /// The `[api]` table for a local API on `port` with the bearer token `t0k` (written to a
+    /// file), and with `seal` a seal key file too.
+    pub fn api_table(&self, port: u16, seal: bool) -> String {
+        let token_file = self.path("api-token");
+        std::fs::write(&token_file, "t0k\n").expect("write the API token");
+        let mut t = format!(
+            "[api]\nlisten = \"127.0.0.1:{port}\"\ntoken_file = \"{}\"\n",
+            token_file.display()
+        );
+        if seal {
+            let key = self.path("seal.key");
+            std::fs::write(&key, format!("{}\n", "5a".repeat(32))).expect("write the seal key");
+            t.push_str(&format!("seal_key_file = \"{}\"\n", key.display()));
+        }
+        t
+    }
+}
+
+/// Wait (10 s at most) until the collector's local API at `base` answers `/healthz`.
+pub async fn wait_for_api(http: &reqwest::Client, base: &str) {
+    for _ in 0..200 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("API did not come up");
+}
+
 /// Send SIGTERM to a child process.
 pub fn sigterm(child: &tokio::process::Child) {
     let pid = child.id().expect("child is running").to_string();
