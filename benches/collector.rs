@@ -4,13 +4,16 @@
 //! - `users`:  10,000 audit users enriched at concurrency 1 and 4, 20 ms per simulator answer;
 //! - `budget`: a backlog drained under an hourly budget (ours, then Docusign's headers), as a
 //!   fraction of the most the budget allows;
-//! - `http`:   200,000 events through the http sink (ndjson, gzip off and on) to a loopback receiver.
+//! - `http`:   200,000 events through the http sink (ndjson, gzip off and on) to a loopback receiver;
+//! - `many`:   1,000 and 10,000 integrations in one `run` for four minutes each (only when named).
 //!
 //! The simulator (and the receiver) run in this process; the collector is a child process whose
 //! peak RSS (VmHWM) is read from /proc while it runs.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "scenarios/many.rs"]
+mod many;
 
 use common::*;
 use docusign_sim::{Faults, RateLimit, SimConfig};
@@ -311,5 +314,8 @@ async fn main() {
     }
     if run("http") {
         http().await;
+    }
+    if wanted.iter().any(|w| w == "many") {
+        many::many().await;
     }
 }
