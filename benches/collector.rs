@@ -10,12 +10,15 @@
 //!   file), in the same run, and a 1,000,000-event drain's peak RSS;
 //! - `soak`:   `run` for SOAK_SECS (default 600) under faults, a tight budget, short tokens, token
 //!   revocations and a sink that goes down and up (not part of the default set: name it).
+//! - `many`:   1,000 and 10,000 integrations in one `run` for four minutes each (only when named).
 //!
 //! The simulator (and the receiver) run in this process; the collector is a child process whose
 //! peak RSS (VmHWM) is read from /proc while it runs.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "scenarios/many.rs"]
+mod many;
 
 use common::*;
 use docusign_sim::{Faults, RateLimit, SimConfig};
@@ -322,6 +325,9 @@ async fn main() {
     }
     if wanted.iter().any(|w| w == "soak") {
         soak().await;
+    }
+    if wanted.iter().any(|w| w == "many") {
+        many::many().await;
     }
 }
 

@@ -6,7 +6,7 @@ use super::Api;
 use crate::config::HttpConfig;
 use crate::docusign::auth::{AuthError, Authenticator};
 use crate::support::backoff::Backoff;
-use crate::support::http_client::{build_client, describe_reqwest_error};
+use crate::support::http_client::{describe_reqwest_error, shared_client};
 use crate::telemetry::events::{ApiResponse, ApiRetry};
 use bytes::Bytes;
 use std::fmt;
@@ -100,9 +100,10 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Build the reqwest client for an integration's `[http]` settings.
+/// The reqwest client for an integration's `[http]` settings, shared with every integration
+/// that has the same settings.
 pub fn build_http(cfg: &HttpConfig) -> Result<reqwest::Client, String> {
-    build_client(
+    shared_client(
         cfg.timeout.0,
         &cfg.proxy,
         cfg.insecure,

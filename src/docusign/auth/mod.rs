@@ -13,6 +13,7 @@ use crate::support::secret::Secret;
 use crate::telemetry::events::TokenGrant;
 use std::time::Duration;
 
+mod grant_retry;
 mod oauth;
 pub use oauth::*;
 
@@ -34,6 +35,9 @@ pub struct Authenticator {
     fingerprint: String,
     state: State,
     http: reqwest::Client,
+    /// Attempts per grant (the first included) and the backoff between them.
+    grant_attempts: u32,
+    grant_backoff: crate::support::backoff::Backoff,
     current: tokio::sync::Mutex<Option<CachedToken>>,
 }
 
@@ -74,6 +78,11 @@ impl Authenticator {
             fingerprint,
             state,
             http,
+            grant_attempts: cfg.retry.max_attempts.max(1),
+            grant_backoff: crate::support::backoff::Backoff::new(
+                cfg.retry.initial.0,
+                cfg.retry.max.0,
+            ),
             current: tokio::sync::Mutex::new(None),
         }
     }
@@ -120,7 +129,7 @@ impl Authenticator {
                 return Ok(token);
             }
         }
-        let t = self.grant().await?;
+        let t = self.grant_with_retries().await?;
         self.state
             .save_token(&self.integration, &t)
             .map_err(|e| self.state_err(e))?;
@@ -196,6 +205,7 @@ impl Authenticator {
         })
     }
 
+    /// One token request (see `grant_with_retries`).
     async fn grant(&self) -> Result<CachedToken, AuthError> {
         let now = now_unix();
         let assertion = self.assertion(now)?;

@@ -125,6 +125,16 @@ impl AuthError {
                 | AuthError::Sign { .. }
         )
     }
+
+    /// Errors a grant retried a moment later may not meet again: the OAuth server could not be
+    /// reached, timed out, or answered 5xx, 408 or 429.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            AuthError::Transport { .. } => true,
+            AuthError::Refused { status, .. } => *status >= 500 || matches!(*status, 408 | 429),
+            _ => false,
+        }
+    }
 }
 
 #[derive(serde::Serialize)]
