@@ -14,6 +14,7 @@ pub mod docusign;
 pub mod integrations;
 pub mod pipeline;
 pub mod record;
+pub mod reload;
 pub mod sinks;
 pub mod sources;
 pub mod state;
