@@ -10,13 +10,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 fn sighup(child: &tokio::process::Child) {
-    let pid = child.id().expect("child is running").to_string();
-    let ok = std::process::Command::new("kill")
-        .args(["-HUP", &pid])
-        .status()
-        .expect("kill runs")
-        .success();
-    assert!(ok, "SIGHUP delivered");
+    send_signal(child, "HUP");
 }
 
 /// The event ids of `integration`'s records (either key style).
@@ -238,4 +232,25 @@ async fn an_invalid_reload_is_refused_and_the_old_configuration_keeps_collecting
     let (status, _) = terminate(&mut child).await;
     assert!(status.success(), "{status:?}");
     assert_eq!(duplicates(&event_ids(&env.events())), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_config_lists_every_layer_file_it_read() {
+    let env = Env::start(sim_config(0)).await;
+    write_dropin(&env, "20-beta.toml", &beta(&env, ""));
+    write_dropin(&env, "10-sink.toml", "[[sinks]]\ntype = \"stdout\"\n");
+    let out = env.run(&["check-config"], &[]).await;
+    assert_success(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("2 integrations, 2 sinks"), "{text}");
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("read ")).collect();
+    let expect: Vec<String> = [
+        env.path("config.toml"),
+        env.path("conf.d/10-sink.toml"),
+        env.path("conf.d/20-beta.toml"),
+    ]
+    .iter()
+    .map(|p| format!("read {}", p.display()))
+    .collect();
+    assert_eq!(lines, expect);
 }

@@ -336,13 +336,18 @@ pub async fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
 
 /// Send SIGTERM to a child process.
 pub fn sigterm(child: &tokio::process::Child) {
+    send_signal(child, "TERM");
+}
+
+/// Send the signal `name` ("TERM", "HUP") to a child process.
+pub fn send_signal(child: &tokio::process::Child, name: &str) {
     let pid = child.id().expect("child is running").to_string();
     let ok = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
+        .args([&format!("-{name}"), &pid])
         .status()
         .expect("kill runs")
         .success();
-    assert!(ok, "SIGTERM delivered");
+    assert!(ok, "SIG{name} delivered");
 }
 
 /// SIGTERM a child and wait for it (20 s at most); returns its status and how long it took.
