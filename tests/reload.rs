@@ -254,3 +254,89 @@ async fn check_config_lists_every_layer_file_it_read() {
     .collect();
     assert_eq!(lines, expect);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloads_leave_api_integrations_alone_and_refuse_their_names() {
+    let mut env = Env::start(sim_config(100)).await;
+    env.integration_extra = "event_types = [\"customer_events\"]".into();
+    let port = free_port();
+    let token_file = env.path("api-token");
+    std::fs::write(&token_file, "local-api-secret\n").expect("token file");
+    env.extra = format!(
+        "[api]\nlisten = \"127.0.0.1:{port}\"\ntoken_file = \"{}\"\n",
+        token_file.display()
+    );
+    let mut child = env.spawn(&["run"]);
+    let main = env.events_path();
+    assert!(
+        eventually(60, || count(&main, "acme") >= 100).await,
+        "backlog"
+    );
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let data = serde_json::json!({
+        "environment": "stage", "changeKeys": false,
+        "integrationKey": INTEGRATION_KEY, "userId": USER_ID, "privateKey": key_pair().0,
+        "accountId": env.sim_config.account_id, "organizationId": env.sim_config.organization_id,
+        "eventTypes": ["customer_events"],
+        "customerEvents": {"interval": "1s", "startFrom": "30d"},
+        "endpoints": {"oauth": env.sim.base_url(), "monitor": env.sim.base_url(), "admin": env.sim.admin_url()},
+    });
+    let r = http
+        .post(format!("{base}/integrations"))
+        .bearer_auth("local-api-secret")
+        .json(&serde_json::json!({"integration": 8, "name": "gamma", "data": data}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(r.status(), 201);
+    assert!(
+        eventually(60, || count(&main, "gamma") >= 100).await,
+        "gamma collects"
+    );
+
+    // A reload that adds a file integration leaves gamma running.
+    write_dropin(&env, "beta.toml", &beta(&env, ""));
+    sighup(&child);
+    assert!(
+        eventually(60, || count(&main, "beta") >= 100).await,
+        "beta added"
+    );
+    env.sim.append_events(10);
+    assert!(
+        eventually(60, || count(&main, "gamma") >= 110
+            && count(&main, "acme") >= 110)
+        .await,
+        "gamma and acme go on"
+    );
+
+    // A file may not take over gamma's name.
+    write_dropin(
+        &env,
+        "gamma.toml",
+        &beta(&env, "").replace("\"beta\"", "\"gamma\""),
+    );
+    sighup(&child);
+    let mut detail = Value::Null;
+    for _ in 0..100 {
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
+            detail = r.json().await.unwrap_or(Value::Null);
+            if detail.get("last_reload").is_some() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let error = detail["last_reload"]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("gamma") && error.contains("local API"),
+        "{detail}"
+    );
+
+    let (status, _) = terminate(&mut child).await;
+    assert!(status.success(), "{status:?}");
+    let events = env.events();
+    for name in ["acme", "beta", "gamma"] {
+        assert_eq!(duplicates(&ids_of(&events, name)), 0, "{name}");
+    }
+}

@@ -146,3 +146,17 @@ fn duplicate_names_within_one_dropin_are_still_refused() {
     let e = load_with_env(&main, Vec::new()).expect_err("duplicate");
     assert!(e.key.starts_with("integrations[2]"), "{e}");
 }
+
+#[test]
+fn a_dropin_private_key_replaces_the_main_files_key_file() {
+    let pem = std::fs::read_to_string(key_file()).expect("fixture key");
+    let dropin = format!(
+        "[[integrations]]\nname = \"acme\"\nprivate_key = '''\n{}'''\n",
+        pem
+    );
+    let (_dir, main) = layout(&main_text(), &[("acme-key.toml", &dropin)]);
+    let cfg = load_with_env(&main, Vec::new()).expect("valid");
+    let acme = &cfg.integrations[0];
+    assert!(acme.private_key_file.is_none());
+    assert!(acme.private_key.is_some());
+}
