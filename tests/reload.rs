@@ -64,6 +64,21 @@ admin = "{admin}"
     )
 }
 
+/// `/readyz`'s answer once it reports a refused reload (or the last answer after 10 s).
+async fn readiness_after_a_refused_reload(http: &reqwest::Client, base: &str) -> Value {
+    let mut detail = Value::Null;
+    for _ in 0..100 {
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
+            detail = r.json().await.unwrap_or(Value::Null);
+            if detail.get("last_reload").is_some() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    detail
+}
+
 fn write_dropin(env: &Env, name: &str, text: &str) {
     let dir = env.path("conf.d");
     std::fs::create_dir_all(&dir).expect("conf.d");
@@ -195,16 +210,7 @@ async fn an_invalid_reload_is_refused_and_the_old_configuration_keeps_collecting
     sighup(&child);
     let http = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    let mut detail = Value::Null;
-    for _ in 0..100 {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
-            detail = r.json().await.unwrap_or(Value::Null);
-            if detail.get("last_reload").is_some() {
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let detail = readiness_after_a_refused_reload(&http, &base).await;
     let error = detail["last_reload"]["error"].as_str().unwrap_or_default();
     assert!(
         error.contains("bad.toml") && error.contains("page_size"),
@@ -274,14 +280,7 @@ async fn reloads_leave_api_integrations_alone_and_refuse_their_names() {
     );
     let http = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    let data = serde_json::json!({
-        "environment": "stage", "changeKeys": false,
-        "integrationKey": INTEGRATION_KEY, "userId": USER_ID, "privateKey": key_pair().0,
-        "accountId": env.sim_config.account_id, "organizationId": env.sim_config.organization_id,
-        "eventTypes": ["customer_events"],
-        "customerEvents": {"interval": "1s", "startFrom": "30d"},
-        "endpoints": {"oauth": env.sim.base_url(), "monitor": env.sim.base_url(), "admin": env.sim.admin_url()},
-    });
+    let data = api_integration_data(&env);
     let r = http
         .post(format!("{base}/integrations"))
         .bearer_auth("local-api-secret")
@@ -317,16 +316,7 @@ async fn reloads_leave_api_integrations_alone_and_refuse_their_names() {
         &beta(&env, "").replace("\"beta\"", "\"gamma\""),
     );
     sighup(&child);
-    let mut detail = Value::Null;
-    for _ in 0..100 {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
-            detail = r.json().await.unwrap_or(Value::Null);
-            if detail.get("last_reload").is_some() {
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let detail = readiness_after_a_refused_reload(&http, &base).await;
     let error = detail["last_reload"]["error"].as_str().unwrap_or_default();
     assert!(
         error.contains("gamma") && error.contains("local API"),

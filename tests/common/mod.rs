@@ -374,3 +374,16 @@ pub fn cached_token(env: &Env) -> String {
         .expose()
         .to_string()
 }
+
+/// The `data` of a `POST /integrations` for a customer-events integration on the simulator.
+pub fn api_integration_data(env: &Env) -> Value {
+    serde_json::json!({
+        "environment": "stage", "changeKeys": false,
+        "integrationKey": INTEGRATION_KEY, "userId": USER_ID, "privateKey": key_pair().0,
+        "accountId": env.sim_config.account_id, "organizationId": env.sim_config.organization_id,
+        "eventTypes": ["customer_events"],
+        "customerEvents": {"interval": "1s", "startFrom": "30d"},
+        "rateLimit": {"perHour": 1000000, "burst": 10000},
+        "endpoints": {"oauth": env.sim.base_url(), "monitor": env.sim.base_url(), "admin": env.sim.admin_url()},
+    })
+}
