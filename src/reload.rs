@@ -6,13 +6,14 @@
 //! - integrations created through the local API are never touched (a file that now names one
 //!   is refused);
 //! - sinks: unchanged ones are kept as they are, the others built anew, and the set is swapped
-//!   between pages (a page in delivery finishes on the sinks it started with);
+//!   between pages (a page in delivery finishes on the sinks it started with); a file sink whose
+//!   path stays open keeps its handle (changed rotation settings wait for a restart);
 //! - `state_path`, `[api]`, `[log]` and `shutdown_timeout` need a restart: a change is logged.
 //!
 //! Everything is checked and built before anything changes, so a refused reload changes nothing;
 //! the reason is logged, counted (`config_reload_failures_total`) and shown by `/readyz`.
 
-use crate::config::{self, Config, IntegrationConfig};
+use crate::config::{self, Config, IntegrationConfig, SinkConfig};
 use crate::integrations::{Integration, Origin};
 use crate::pipeline::scheduler::{Control, ControlSender};
 use crate::pipeline::Collector;
@@ -163,7 +164,7 @@ fn rebuild_sinks(current: &Config, old: &Sinks, new: &Config) -> Result<Sinks, S
         let kept = current
             .sinks
             .iter()
-            .position(|o| format!("{o:?}") == wanted)
+            .position(|o| format!("{o:?}") == wanted || same_file(o, c))
             .and_then(|i| old.as_slice().get(i).cloned());
         let sink = match kept {
             Some(s) => s,
@@ -177,6 +178,18 @@ fn rebuild_sinks(current: &Config, old: &Sinks, new: &Config) -> Result<Sinks, S
         out.push(sink);
     }
     Sinks::new(out).map_err(|e| e.to_string())
+}
+
+/// Two file sinks on one path: a second handle opened while the first may be writing could cut
+/// its line, so the open sink is kept and its changed settings wait for a restart.
+fn same_file(old: &SinkConfig, new: &SinkConfig) -> bool {
+    let same = matches!((old, new), (SinkConfig::File(a), SinkConfig::File(b)) if a.path == b.path);
+    if same && format!("{old:?}") != format!("{new:?}") {
+        tracing::warn!(
+            "file sink settings changed for a path already open: they take effect at the next restart"
+        );
+    }
+    same
 }
 
 async fn send(control: &ControlSender, msg: Control) {
