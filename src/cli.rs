@@ -229,6 +229,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
                 cfg.integrations.len(),
                 cfg.sinks.len().max(1)
             );
+            for file in &cfg.files {
+                println!("read {}", file.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Run => {

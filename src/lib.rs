@@ -15,6 +15,7 @@ pub mod healthcheck;
 pub mod integrations;
 pub mod pipeline;
 pub mod record;
+pub mod reload;
 pub mod sinks;
 pub mod sources;
 pub mod state;

@@ -109,15 +109,7 @@ async fn integrations_are_managed_through_the_api_and_survive_a_restart() {
         req.send()
     };
     wait_for_api(&http, &base).await;
-    let data = serde_json::json!({
-        "environment": "stage", "changeKeys": false,
-        "integrationKey": INTEGRATION_KEY, "userId": USER_ID, "privateKey": key_pair().0,
-        "accountId": env.sim_config.account_id, "organizationId": env.sim_config.organization_id,
-        "eventTypes": ["customer_events"],
-        "customerEvents": {"interval": "1s", "startFrom": "30d"},
-        "rateLimit": {"perHour": 1000000, "burst": 10000},
-        "endpoints": {"oauth": env.sim.base_url(), "monitor": env.sim.base_url(), "admin": env.sim.admin_url()},
-    });
+    let data = api_integration_data(&env);
 
     // A bad request names the key; no token → 401.
     let mut bad = data.clone();

@@ -173,14 +173,23 @@ async fn readyz(State(ctx): State<Ctx>) -> Response {
             Some(json!({"integration": s.integration, "event_type": s.event_type, "error": err}))
         })
         .collect();
-    if failing.is_empty() {
-        (StatusCode::OK, Json(json!({"ready": true}))).into_response()
+    // A refused reload leaves the old configuration collecting: ready, with the reason.
+    let reload = ctx
+        .collector
+        .reload_failure()
+        .map(|e| json!({"last_reload": {"ok": false, "error": e}}));
+    let mut body = if failing.is_empty() {
+        json!({"ready": true})
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"ready": false, "failing": failing})),
-        )
-            .into_response()
+        json!({"ready": false, "failing": failing})
+    };
+    if let (Some(obj), Some(Value::Object(extra))) = (body.as_object_mut(), reload) {
+        obj.extend(extra);
+    }
+    if failing.is_empty() {
+        (StatusCode::OK, Json(body)).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
     }
 }
 

@@ -1,10 +1,15 @@
-//! Configuration: TOML file plus `DOCUSIGN_COLLECTOR__…` environment overrides, validated.
+//! Configuration: built-in defaults, the main TOML file, drop-ins from `conf.d/*.toml`, and
+//! `DOCUSIGN_COLLECTOR__…` environment overrides, merged and validated.
 //!
-//! Loading reads the TOML file with the `toml` crate into a value tree, applies the environment
-//! overrides to that tree, then deserializes it with `serde_path_to_error` so every error names
-//! the full key path. The `config` crate is not used for this: inside the internally tagged
-//! `[[sinks]]` tables it neither converts environment strings to numbers/booleans nor reports
-//! the key path, and its error messages garble array paths (`integrations[0]customer_events`).
+//! The `config` crate stacks the layers (`layers.rs`): each file is parsed with the `toml` crate
+//! (for line/column syntax errors) into `config::Value`s tagged with their file, merged by the
+//! file layer's rule for `[[integrations]]` (by `name`) and `[[sinks]]` (appended); the
+//! environment is a custom `config::Source` (`env.rs`) that addresses entries by index or name.
+//! The merged tree is deserialized as TOML values through `serde_path_to_error` (`load.rs`), not
+//! by the `config` crate's deserializer: inside the internally tagged `[[sinks]]` tables that one
+//! neither reports the key path nor keeps today's messages, and it garbles array paths
+//! (`integrations[0]customer_events`). Each error's key path is then looked up in the merged
+//! tree to name the file that set it.
 
 pub use crate::support::http_client::Proxy;
 pub use crate::telemetry::logging::LogFormat;
@@ -13,7 +18,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod env;
 mod integration;
+mod layers;
 mod load;
 mod sinks;
 mod validate;
@@ -47,6 +54,9 @@ pub struct Config {
     /// The file this configuration was read from (not a TOML key).
     #[serde(skip)]
     pub source: Option<PathBuf>,
+    /// Every file read, in layer order: the main file, then its drop-ins (not a TOML key).
+    #[serde(skip)]
+    pub files: Vec<PathBuf>,
 }
 
 fn default_shutdown_timeout() -> HumanDuration {
@@ -123,6 +133,11 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 
 /// [`load`] with an explicit environment (only the `DOCUSIGN_COLLECTOR__…` entries are used).
 ///
+/// Layers, each overriding the ones before: built-in defaults, the file at `path`, every
+/// `conf.d/*.toml` beside it in name order (an `[[integrations]]` entry whose `name` matches an
+/// earlier one is merged into it, others are appended; `[[sinks]]` are appended), then the
+/// environment. An error names the key and the file that set it.
+///
 /// Variable names map to keys case-insensitively with `__` between levels:
 /// `DOCUSIGN_COLLECTOR__LOG__LEVEL` is `log.level`; an integration or sink is addressed by index
 /// (`…__INTEGRATIONS__0__PRIVATE_KEY`) or by its `name` (`…__INTEGRATIONS__ACME__PRIVATE_KEY`;
@@ -133,12 +148,15 @@ pub fn load_with_env(
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
-    let text = load::read_file(path)?;
-    let mut tree = load::parse_tree(&text, &file)?;
-    let origins = load::apply_env(&mut tree, env, &file)?;
-    let mut cfg = load::deserialize(tree, &file).map_err(|e| origins.annotate(e))?;
+    // The main file first: a missing main file is reported before its directory is looked at.
+    load::read_file(path)?;
+    let mut files = vec![path.to_path_buf()];
+    files.extend(layers::dropins(path)?);
+    let merged = layers::merge(path, &files, env)?;
+    let mut cfg = load::deserialize(merged.toml(), &file).map_err(|e| merged.locate(e))?;
     cfg.source = Some(path.to_path_buf());
-    validate(&cfg, &file).map_err(|e| origins.annotate(e))?;
+    cfg.files = files;
+    validate(&cfg, &file).map_err(|e| merged.locate(e))?;
     Ok(cfg)
 }
 
@@ -157,5 +175,7 @@ pub fn validate(cfg: &Config, file: &str) -> Result<(), ConfigError> {
     validate::validate(cfg, file)
 }
 
+#[cfg(test)]
+mod layer_tests;
 #[cfg(test)]
 mod tests;

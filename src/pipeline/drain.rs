@@ -8,7 +8,7 @@
 use super::delivery::deliver_page;
 use super::{CycleError, CycleStats};
 use crate::record::{Batch, EventType};
-use crate::sinks::Sinks;
+use crate::sinks::SwappableSinks;
 use crate::sources::{Checkpoint, Source, SourcePage};
 use crate::state::State;
 use crate::support::shutdown::Shutdown;
@@ -24,7 +24,8 @@ pub const PAGES_IN_FLIGHT: usize = 2;
 pub struct Target<'a> {
     pub integration: &'a str,
     pub event_type: EventType,
-    pub sinks: &'a Sinks,
+    /// Read once per page: a reload's new sinks take over between pages.
+    pub sinks: &'a SwappableSinks,
     /// Where checkpoints (and sink acceptances) are kept; `None` for a preview that commits
     /// nothing (`get-events`).
     pub state: Option<&'a State>,
@@ -83,7 +84,7 @@ pub async fn drain<S: Source>(
                     event_type: target.event_type,
                     records,
                 });
-                deliver_page(target.sinks, target.state, batch).await?;
+                deliver_page(&target.sinks.current(), target.state, batch).await?;
             }
             if crate::support::fault::hit("after_sink_write") {
                 crate::support::fault::crash("after_sink_write");

@@ -10,7 +10,7 @@ use crate::docusign::auth::AuthError;
 use crate::docusign::client::ApiError;
 use crate::integrations::{Integration, Registry, SetupError};
 use crate::record::{format_time, EventType};
-use crate::sinks::{SinkError, Sinks, StdoutSink};
+use crate::sinks::{SinkError, Sinks, StdoutSink, SwappableSinks};
 use crate::sources::admin_users::AuditPosition;
 use crate::sources::monitor::MonitorCursor;
 use crate::sources::Checkpoint;
@@ -78,11 +78,13 @@ impl CycleStats {
     }
 }
 
-/// The collector: state, sinks (at least one), integrations.
+/// The collector: state, sinks (at least one, swappable between pages), integrations.
 pub struct Collector {
     pub state: State,
-    sinks: Sinks,
+    sinks: SwappableSinks,
     registry: Registry,
+    /// Why the last configuration reload was refused; `None` after a good one (or none).
+    reload_failure: std::sync::RwLock<Option<String>>,
 }
 
 impl Collector {
@@ -91,8 +93,9 @@ impl Collector {
         let registry = Registry::load(config, &state)?;
         Ok(Collector {
             state,
-            sinks,
+            sinks: SwappableSinks::new(sinks),
             registry,
+            reload_failure: Default::default(),
         })
     }
 
@@ -100,8 +103,30 @@ impl Collector {
         &self.registry
     }
 
-    pub fn sinks(&self) -> &Sinks {
-        &self.sinks
+    /// The sinks in force now.
+    pub fn sinks(&self) -> Sinks {
+        self.sinks.current()
+    }
+
+    /// Deliver the next pages (of every stream) to `sinks`; pages in delivery finish on the old.
+    pub fn replace_sinks(&self, sinks: Sinks) {
+        self.sinks.replace(sinks);
+    }
+
+    /// Record the outcome of a configuration reload: `Some(reason)` when it was refused.
+    pub fn set_reload_failure(&self, reason: Option<String>) {
+        *self
+            .reload_failure
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = reason;
+    }
+
+    /// Why the last configuration reload was refused, if it was.
+    pub fn reload_failure(&self) -> Option<String> {
+        self.reload_failure
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// One cycle of `et` for `integ`, recorded in the run history.
@@ -226,7 +251,7 @@ pub async fn preview(
     limit: usize,
     shutdown: &Shutdown,
 ) -> Result<CycleStats, CycleError> {
-    let sinks = Sinks::one(Arc::new(StdoutSink::new("stdout")));
+    let sinks = SwappableSinks::new(Sinks::one(Arc::new(StdoutSink::new("stdout"))));
     let target = Target {
         integration: integ.name(),
         event_type: et,

@@ -328,3 +328,19 @@ impl SinkRetry<'_> {
 
 #[cfg(test)]
 mod tests;
+
+/// A configuration reload (SIGHUP) was refused: the old configuration keeps running.
+pub struct ConfigReloadFailed<'a> {
+    /// Why, naming the file and key when the configuration is invalid.
+    pub reason: &'a str,
+}
+
+impl ConfigReloadFailed<'_> {
+    pub fn emit(self) {
+        tracing::error!(
+            "configuration reload refused, the old configuration keeps running: {}",
+            self.reason
+        );
+        families().config_reload_failures.inc();
+    }
+}

@@ -98,6 +98,8 @@ declare! {
         "Duration of collection cycles (seconds), by integration and event type";
     pages_in_flight: Family<StreamLabels, Gauge>, "pages_in_flight",
         "Pages fetched and not yet delivered, by integration and event type";
+    config_reload_failures: Counter, "config_reload_failures",
+        "Configuration reloads (SIGHUP) refused because the new configuration is invalid";
 }
 
 fn cycle_histogram() -> Histogram {

@@ -377,13 +377,18 @@ pub async fn wait_for_api(http: &reqwest::Client, base: &str) {
 
 /// Send SIGTERM to a child process.
 pub fn sigterm(child: &tokio::process::Child) {
+    send_signal(child, "TERM");
+}
+
+/// Send the signal `name` ("TERM", "HUP") to a child process.
+pub fn send_signal(child: &tokio::process::Child, name: &str) {
     let pid = child.id().expect("child is running").to_string();
     let ok = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
+        .args([&format!("-{name}"), &pid])
         .status()
         .expect("kill runs")
         .success();
-    assert!(ok, "SIGTERM delivered");
+    assert!(ok, "SIG{name} delivered");
 }
 
 /// SIGTERM a child and wait for it (20 s at most); returns its status and how long it took.
@@ -430,4 +435,17 @@ pub fn user_ids(events: &[Value]) -> Vec<String> {
                 .to_string()
         })
         .collect()
+}
+
+/// The `data` of a `POST /integrations` for a customer-events integration on the simulator.
+pub fn api_integration_data(env: &Env) -> Value {
+    serde_json::json!({
+        "environment": "stage", "changeKeys": false,
+        "integrationKey": INTEGRATION_KEY, "userId": USER_ID, "privateKey": key_pair().0,
+        "accountId": env.sim_config.account_id, "organizationId": env.sim_config.organization_id,
+        "eventTypes": ["customer_events"],
+        "customerEvents": {"interval": "1s", "startFrom": "30d"},
+        "rateLimit": {"perHour": 1000000, "burst": 10000},
+        "endpoints": {"oauth": env.sim.base_url(), "monitor": env.sim.base_url(), "admin": env.sim.admin_url()},
+    })
 }
