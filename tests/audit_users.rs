@@ -115,7 +115,7 @@ async fn a_user_unknown_to_esignature_is_still_emitted() {
 async fn enrichment_never_exceeds_its_concurrency() {
     let env = audit_env(
         users_env_config(120, 0),
-        "page_size = 100\nenrich_concurrency = 3",
+        "page_size = 100\nenrich_concurrency = 3\nbulk_threshold = 1000",
     )
     .await;
     env.sim.set_faults(Faults {

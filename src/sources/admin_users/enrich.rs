@@ -11,6 +11,7 @@ use crate::config::AuditRecordShape;
 use crate::docusign::client::{ApiError, BodyError};
 use crate::docusign::Api;
 use crate::record::{Record, Splicer};
+use crate::state::Scratch;
 use crate::telemetry::events::EnrichmentSkipped;
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -155,10 +156,13 @@ impl AdminUsersSource {
     /// Enrich a page of users from eSignature, at most `concurrency` requests in flight, order
     /// kept. Only what fails for every user ends the page: authorization, and a URL that
     /// cannot be requested.
+    /// Users found in `listed` (read through Users:list) take their details from there without a
+    /// call.
     pub async fn enrich_users(
         &self,
         base_uri: &str,
         users: Vec<(String, Box<RawValue>)>,
+        listed: Option<&Scratch>,
     ) -> Result<Enriched, ApiError> {
         if !self.enrich {
             let users = users
@@ -172,7 +176,19 @@ impl AdminUsersSource {
             return Ok(Enriched { users, failed: 0 });
         }
         let results: Vec<Result<(AuditUser, bool), ApiError>> = futures_util::stream::iter(users)
-            .map(|(id, admin)| self.enrich_one(base_uri, id, admin))
+            .map(|(id, admin)| async move {
+                match listed.and_then(|l| self.listed_user(l, &id)) {
+                    Some(es) => Ok((
+                        AuditUser {
+                            id,
+                            admin,
+                            esignature: Some(es),
+                        },
+                        false,
+                    )),
+                    None => self.enrich_one(base_uri, id, admin).await,
+                }
+            })
             .buffered(self.concurrency)
             .collect()
             .await;
