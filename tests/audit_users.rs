@@ -9,31 +9,11 @@ use serde_json::Value;
 use std::collections::HashSet;
 use std::time::Duration;
 
-fn users_env_config(users: usize, unknown: usize) -> SimConfig {
+fn users_env_config(n: usize, unknown: usize) -> SimConfig {
     SimConfig {
-        users,
         esign_unknown_users: unknown,
-        ..sim_config(0)
+        ..users(n)
     }
-}
-
-fn user_ids(events: &[Value]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| {
-            e["id"]
-                .as_str()
-                .unwrap_or_else(|| panic!("no id: {e}"))
-                .to_string()
-        })
-        .collect()
-}
-
-async fn audit_env(cfg: SimConfig, au: &str) -> Env {
-    let mut env = Env::start(cfg).await;
-    env.integration_extra = "event_types = [\"audit_users\"]".into();
-    env.audit_users = format!("start_from = \"3650d\"\n{au}");
-    env
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

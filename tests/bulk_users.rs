@@ -10,32 +10,6 @@ use serde_json::Value;
 use std::collections::HashSet;
 use std::time::Instant;
 
-fn users(n: usize) -> SimConfig {
-    SimConfig {
-        users: n,
-        ..sim_config(0)
-    }
-}
-
-async fn audit_env(cfg: SimConfig, au: &str) -> Env {
-    let mut env = Env::start(cfg).await;
-    env.integration_extra = "event_types = [\"audit_users\"]".into();
-    env.audit_users = format!("start_from = \"3650d\"\n{au}");
-    env
-}
-
-fn ids(events: &[Value]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| {
-            e["id"]
-                .as_str()
-                .unwrap_or_else(|| panic!("no id: {e}"))
-                .to_string()
-        })
-        .collect()
-}
-
 fn enriched(e: &Value) -> bool {
     e["esignature"]["userSettings"]["modifiedDate"].is_string()
 }
@@ -57,7 +31,7 @@ async fn a_5000_user_first_load_at_the_default_budget_takes_one_call_per_40_user
     let secs = t0.elapsed().as_secs();
     let events = env.events();
     assert_eq!(events.len(), 5_000);
-    assert_eq!(duplicates(&ids(&events)), 0, "every user once");
+    assert_eq!(duplicates(&user_ids(&events)), 0, "every user once");
     assert!(events.iter().all(enriched), "every user enriched");
     let stats = env.sim.stats();
     let (admin, list, single) = (
@@ -78,7 +52,7 @@ async fn a_5000_user_first_load_at_the_default_budget_takes_one_call_per_40_user
     assert_success(&env.run(&["once"], &[]).await);
     let events = env.events();
     assert_eq!(events.len(), 5_030);
-    let new: HashSet<String> = ids(&events[5_000..]).into_iter().collect();
+    let new: HashSet<String> = user_ids(&events[5_000..]).into_iter().collect();
     assert_eq!(new, changed);
     assert!(events[5_000..].iter().all(enriched));
     let after = env.sim.stats();
@@ -98,7 +72,7 @@ async fn users_missing_from_the_list_or_undated_there_are_looked_up_singly() {
     assert_success(&env.run(&["once"], &[]).await);
     let events = env.events();
     assert_eq!(events.len(), 300);
-    assert_eq!(duplicates(&ids(&events)), 0);
+    assert_eq!(duplicates(&user_ids(&events)), 0);
     let omitted: HashSet<String> = env.sim.esign_list_omitted_ids().into_iter().collect();
     let undated: HashSet<String> = env.sim.esign_list_undated_ids().into_iter().collect();
     let unknown: HashSet<String> = env.sim.esign_unknown_user_ids().into_iter().collect();
@@ -170,4 +144,27 @@ async fn a_users_list_that_fails_leaves_every_user_to_the_single_call() {
     assert!(events.iter().all(enriched), "every user enriched singly");
     let stats = env.sim.stats();
     assert_eq!((stats.esign_list, stats.esign_requests), (2, 120));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_stops_after_one_page_when_the_account_dwarfs_the_query() {
+    // A first load without enrichment, then 60 changed users in an account of 10,000: listing
+    // would take 100 calls, more than the query's users, so it stops after its first page.
+    let mut env = audit_env(users(10_000), "page_size = 250\nenrich = false").await;
+    assert_success(&env.run(&["once"], &[]).await);
+    assert_eq!(env.events().len(), 10_000);
+    env.sim.modify_users(60);
+    env.audit_users = env.audit_users.replace("enrich = false", "enrich = true");
+    assert_success(&env.run(&["once"], &[]).await);
+    let events = env.events();
+    let query = events.len() - 10_000;
+    assert!(query >= 60, "{query} users in the second query");
+    assert!(events[10_000..].iter().all(enriched));
+    let stats = env.sim.stats();
+    assert_eq!(stats.esign_list, 1, "one list page, then single calls");
+    assert!(
+        stats.esign_requests <= query as u64,
+        "{}",
+        stats.esign_requests
+    );
 }

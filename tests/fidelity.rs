@@ -7,37 +7,10 @@ mod common;
 use common::receiver::Receiver;
 use common::*;
 use docusign_sim::{AdminNext, Api, EsignDateFormat, SimConfig};
-use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn users(n: usize) -> SimConfig {
-    SimConfig {
-        users: n,
-        ..sim_config(0)
-    }
-}
-
-async fn audit_env(cfg: SimConfig, au: &str) -> Env {
-    let mut env = Env::start(cfg).await;
-    env.integration_extra = "event_types = [\"audit_users\"]".into();
-    env.audit_users = format!("start_from = \"3650d\"\n{au}");
-    env
-}
-
-fn ids(events: &[Value]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| {
-            e["id"]
-                .as_str()
-                .unwrap_or_else(|| panic!("no id: {e}"))
-                .to_string()
-        })
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_of_300_users_unknown_to_esignature_answer_400_and_every_user_is_emitted() {
@@ -53,7 +26,7 @@ async fn three_of_300_users_unknown_to_esignature_answer_400_and_every_user_is_e
     assert_success(&out);
     let events = env.events();
     assert_eq!(events.len(), 300);
-    assert_eq!(duplicates(&ids(&events)), 0);
+    assert_eq!(duplicates(&user_ids(&events)), 0);
     let unknown: HashSet<String> = env.sim.esign_unknown_user_ids().into_iter().collect();
     assert_eq!(unknown.len(), 3);
     let bare: HashSet<String> = events
@@ -89,7 +62,7 @@ async fn failed_lookups_do_not_stop_the_cycle_and_the_next_cycle_enriches() {
     assert_success(&env.run(&["once"], &[]).await);
     let all = env.events();
     let next = &all[120..];
-    let next_ids: HashSet<String> = ids(next).into_iter().collect();
+    let next_ids: HashSet<String> = user_ids(next).into_iter().collect();
     assert!(
         changed.is_subset(&next_ids),
         "the changed users are emitted"
@@ -191,7 +164,7 @@ async fn paging_next_elsewhere_or_relative_still_reads_every_user_and_never_leak
         assert_success(&env.run(&["once"], &[]).await);
         let events = env.events();
         assert_eq!(events.len(), 230, "{next:?}");
-        assert_eq!(duplicates(&ids(&events)), 0, "{next:?}");
+        assert_eq!(duplicates(&user_ids(&events)), 0, "{next:?}");
     }
     assert_eq!(
         authorized.load(Ordering::SeqCst),
@@ -221,7 +194,7 @@ async fn esignature_dates_hours_off_utc_or_in_iso_form_do_not_move_the_position(
         let changed: HashSet<String> = env.sim.modify_users(5).into_iter().collect();
         assert_success(&env.run(&["once"], &[]).await);
         let events = env.events();
-        let next: HashSet<String> = ids(&events[200..]).into_iter().collect();
+        let next: HashSet<String> = user_ids(&events[200..]).into_iter().collect();
         assert_eq!(
             events.len(),
             205,
@@ -265,7 +238,7 @@ async fn a_page_reshuffled_before_the_retry_reaches_both_sinks_whole() {
     assert_success(&env.run(&["once"], &[]).await);
     let all: HashSet<String> = env.sim.user_ids().into_iter().collect();
     for (name, r) in [("healthy", &healthy), ("rejecting", &rejecting)] {
-        let got: HashSet<String> = ids(&r.events()).into_iter().collect();
+        let got: HashSet<String> = user_ids(&r.events()).into_iter().collect();
         assert_eq!(got, all, "{name} sink has every user");
     }
 }

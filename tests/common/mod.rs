@@ -369,3 +369,33 @@ pub fn cached_token(env: &Env) -> String {
         .expose()
         .to_string()
 }
+
+/// A simulator with `n` audit users (and no Monitor backlog).
+pub fn users(n: usize) -> SimConfig {
+    SimConfig {
+        users: n,
+        ..sim_config(0)
+    }
+}
+
+/// An environment collecting audit users only, from ten years back, with `au` added to
+/// `[integrations.audit_users]`.
+pub async fn audit_env(cfg: SimConfig, au: &str) -> Env {
+    let mut env = Env::start(cfg).await;
+    env.integration_extra = "event_types = [\"audit_users\"]".into();
+    env.audit_users = format!("start_from = \"3650d\"\n{au}");
+    env
+}
+
+/// The Admin `id` of every audit-user record, asserting each has one.
+pub fn user_ids(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| {
+            e["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no id: {e}"))
+                .to_string()
+        })
+        .collect()
+}

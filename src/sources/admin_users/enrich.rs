@@ -32,10 +32,11 @@ struct ESignaturePeek<'a> {
     user_settings: Option<SettingsPeek<'a>>,
 }
 
+/// `userSettings.modifiedDate` of an eSignature user, borrowed (also read from Users:list).
 #[derive(Deserialize)]
-struct SettingsPeek<'a> {
+pub(super) struct SettingsPeek<'a> {
     #[serde(rename = "modifiedDate", borrow, default)]
-    modified_date: Option<Cow<'a, str>>,
+    pub(super) modified_date: Option<Cow<'a, str>>,
 }
 
 /// eSignature's `modifiedDate` to Unix seconds. The spec gives no format or zone: the usual
@@ -145,6 +146,15 @@ fn nest(outer: &str, key: &str, inner: &str, wrap: &str) -> String {
     }
 }
 
+/// What fails for every user and so ends the page (or the list): the token, or a URL that
+/// cannot work.
+pub(super) fn fails_every_user(e: &ApiError) -> bool {
+    matches!(
+        e,
+        ApiError::Auth(_) | ApiError::BadUrl { .. } | ApiError::Status { status: 401, .. }
+    )
+}
+
 /// A page of users after enrichment.
 pub struct Enriched {
     pub users: Vec<AuditUser>,
@@ -156,6 +166,7 @@ impl AdminUsersSource {
     /// Enrich a page of users from eSignature, at most `concurrency` requests in flight, order
     /// kept. Only what fails for every user ends the page: authorization, and a URL that
     /// cannot be requested.
+    ///
     /// Users found in `listed` (read through Users:list) take their details from there without a
     /// call.
     pub async fn enrich_users(
@@ -247,12 +258,7 @@ impl AdminUsersSource {
                 self.not_enriched(&id, "unknown_user", &format!("eSignature answered {code}"));
                 (None, false)
             }
-            // What fails for every user ends the page: the token, or a URL that cannot work.
-            Err(
-                e @ (ApiError::Auth(_)
-                | ApiError::BadUrl { .. }
-                | ApiError::Status { status: 401, .. }),
-            ) => return Err(e),
+            Err(e) if fails_every_user(&e) => return Err(e),
             Err(e) => {
                 self.not_enriched(&id, "failed", &e.to_string());
                 (None, true)

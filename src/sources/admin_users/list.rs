@@ -7,6 +7,7 @@
 //! `nextUri` (relative to the account) is consulted only when the positions are missing, and
 //! only for its `start_position`, so the token never goes to an origin an answer names.
 
+use super::enrich::{fails_every_user, SettingsPeek};
 use super::AdminUsersSource;
 use crate::docusign::client::{ApiError, BodyError};
 use crate::docusign::Api;
@@ -56,12 +57,6 @@ struct ListedPeek<'a> {
     user_id: Option<Cow<'a, str>>,
     #[serde(rename = "userSettings", borrow, default)]
     user_settings: Option<SettingsPeek<'a>>,
-}
-
-#[derive(Deserialize)]
-struct SettingsPeek<'a> {
-    #[serde(rename = "modifiedDate", borrow, default)]
-    modified_date: Option<Cow<'a, str>>,
 }
 
 /// One listed user: its id (lowercase, the join key) and its bytes, when the list carries a
@@ -196,11 +191,7 @@ impl AdminUsersSource {
             let page = match answer {
                 Ok(Some(p)) => p,
                 Ok(None) => break,
-                Err(
-                    e @ (ApiError::Auth(_)
-                    | ApiError::BadUrl { .. }
-                    | ApiError::Status { status: 401, .. }),
-                ) => return Err(e),
+                Err(e) if fails_every_user(&e) => return Err(e),
                 Err(e) => {
                     tracing::warn!(integration = %self.integration, "Users:list failed, the users it did not list are looked up one at a time: {e}");
                     // The account may have moved: the next query asks userinfo again.

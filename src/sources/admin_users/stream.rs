@@ -175,6 +175,7 @@ impl Source for AuditUsersStream {
 
         self.url = next_url;
         let checkpoint = if self.url.is_none() {
+            self.listed = None; // the query is read: its scratch file goes now
             if self.failed {
                 // Some eSignature lookups failed: the account may have moved.
                 self.source.forget_base_uri();
