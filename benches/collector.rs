@@ -1,7 +1,10 @@
 //! `cargo bench --bench collector [-- SCENARIO…]`: throughput and peak RSS of the release
 //! collector against the built-in simulator on loopback. Scenarios (default: all):
 //! - `drain`:  `once` drains a 50,000 and a 200,000-event backlog into a file;
-//! - `users`:  10,000 audit users enriched at concurrency 1 and 4, 20 ms per simulator answer;
+//! - `users`:  10,000 audit users enriched one call each at concurrency 1 and 4, 20 ms per
+//!   simulator answer;
+//! - `bulk`:   a 10,000-user first load, single calls (before) against Users:list (after): calls,
+//!   seconds and peak RSS, 20 ms per simulator answer;
 //! - `budget`: a backlog drained under an hourly budget (ours, then Docusign's headers), as a
 //!   fraction of the most the budget allows;
 //! - `http`:   200,000 events through the http sink (ndjson, gzip off and on) to a loopback receiver;
@@ -180,7 +183,7 @@ async fn users() {
         .await;
         env.integration_extra = "event_types = [\"audit_users\"]".into();
         env.audit_users =
-            format!("start_from = \"3650d\"\npage_size = 250\nenrich_concurrency = {c}\n");
+            format!("start_from = \"3650d\"\npage_size = 250\nenrich_concurrency = {c}\nbulk_threshold = {}\n", u32::MAX);
         env.sim.set_faults(Faults {
             delay: Duration::from_millis(20),
             ..Faults::default()
@@ -192,6 +195,50 @@ async fn users() {
             c,
             secs,
             10_000.0 / secs,
+            rss
+        );
+    }
+}
+
+async fn bulk() {
+    println!("\n## bulk: 10,000-user first load, enrich_concurrency 4, 20 ms per simulator answer");
+    println!(
+        "{:<26} {:>7} {:>7} {:>7} {:>7} {:>9} {:>14}",
+        "enrichment", "calls", "admin", "list", "single", "seconds", "peak RSS MiB"
+    );
+    for (name, threshold) in [
+        ("single calls (before)", u32::MAX),
+        ("Users:list (after)", 50),
+    ] {
+        let mut env = Env::start(SimConfig {
+            users: 10_000,
+            ..sim_config(0)
+        })
+        .await;
+        env.integration_extra = "event_types = [\"audit_users\"]".into();
+        env.audit_users = format!(
+            "start_from = \"3650d\"\npage_size = 250\nenrich_concurrency = 4\nbulk_threshold = {threshold}\n"
+        );
+        env.sim.set_faults(Faults {
+            delay: Duration::from_millis(20),
+            ..Faults::default()
+        });
+        let (secs, rss) = once(&env).await;
+        assert_eq!(lines(&env.events_path()), 10_000);
+        let stats = env.sim.stats();
+        let (admin, list, single) = (
+            stats.requests_of("admin_users"),
+            stats.esign_list,
+            stats.esign_requests,
+        );
+        println!(
+            "{:<26} {:>7} {:>7} {:>7} {:>7} {:>9.2} {:>14.1}",
+            name,
+            admin + list + single,
+            admin,
+            list,
+            single,
+            secs,
             rss
         );
     }
@@ -313,6 +360,9 @@ async fn main() {
     }
     if run("users") {
         users().await;
+    }
+    if run("bulk") {
+        bulk().await;
     }
     if run("budget") {
         budget().await;

@@ -9,11 +9,10 @@ use serde_json::Value;
 use std::collections::HashSet;
 use std::time::Duration;
 
-fn users_env_config(users: usize, unknown: usize) -> SimConfig {
+fn users_env_config(n: usize, unknown: usize) -> SimConfig {
     SimConfig {
-        users,
         esign_unknown_users: unknown,
-        ..sim_config(0)
+        ..users(n)
     }
 }
 
@@ -96,7 +95,7 @@ async fn a_user_unknown_to_esignature_is_still_emitted() {
 async fn enrichment_never_exceeds_its_concurrency() {
     let env = audit_env(
         users_env_config(120, 0),
-        "page_size = 100\nenrich_concurrency = 3",
+        "page_size = 100\nenrich_concurrency = 3\nbulk_threshold = 1000",
     )
     .await;
     env.sim.set_faults(Faults {

@@ -31,13 +31,6 @@ async fn fails_fast(env: &Env) -> std::process::Output {
     out
 }
 
-fn users(n: usize) -> SimConfig {
-    SimConfig {
-        users: n,
-        ..sim_config(0)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_of_300_users_unknown_to_esignature_answer_400_and_every_user_is_emitted() {
     let env = audit_env(
@@ -69,7 +62,8 @@ async fn three_of_300_users_unknown_to_esignature_answer_400_and_every_user_is_e
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_lookups_do_not_stop_the_cycle_and_the_next_cycle_enriches() {
-    let mut env = audit_env(users(120), "page_size = 60").await;
+    // Single calls (the Users:list path's failures: tests/bulk_users.rs).
+    let mut env = audit_env(users(120), "page_size = 60\nbulk_threshold = 1000").await;
     env.integration_extra
         .push_str("\n[integrations.retry]\nmax_attempts = 2\ninitial = \"10ms\"\nmax = \"20ms\"\n");
     // The first 10 eSignature calls fail (503), each user's lookup outlives its two attempts.

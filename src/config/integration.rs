@@ -209,6 +209,10 @@ pub struct AuditUsersConfig {
     /// eSignature requests in flight at once (1..=32).
     #[serde(default = "default_enrich_concurrency")]
     pub enrich_concurrency: u32,
+    /// A query with more users than this reads the account's eSignature users through
+    /// Users:list (100 a call) instead of one call per user.
+    #[serde(default = "default_bulk_threshold")]
+    pub bulk_threshold: u32,
     /// How far before the previous query's start the next query reaches back
     /// (`last_modified_since`): covers clock skew with Docusign and the API's resolution.
     #[serde(default = "default_overlap")]
@@ -238,6 +242,7 @@ impl Default for AuditUsersConfig {
             start_from: default_start_from(),
             enrich: true,
             enrich_concurrency: default_enrich_concurrency(),
+            bulk_threshold: default_bulk_threshold(),
             overlap: default_overlap(),
             record_shape: AuditRecordShape::default(),
         }
@@ -255,6 +260,9 @@ fn default_true() -> bool {
 }
 fn default_enrich_concurrency() -> u32 {
     4
+}
+fn default_bulk_threshold() -> u32 {
+    50
 }
 fn default_overlap() -> HumanDuration {
     HumanDuration(Duration::from_secs(600))

@@ -13,6 +13,8 @@ mod managed;
 mod runs;
 pub use runs::{RunRecord, StreamState};
 mod open;
+mod scratch;
+pub use scratch::Scratch;
 #[cfg(test)]
 mod tests;
 

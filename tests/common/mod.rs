@@ -416,7 +416,16 @@ pub fn cached_token(env: &Env) -> String {
         .to_string()
 }
 
-/// An environment collecting audit users only (`start_from` ten years back, plus `au`).
+/// A simulator with `n` audit users (and no Monitor backlog).
+pub fn users(n: usize) -> SimConfig {
+    SimConfig {
+        users: n,
+        ..sim_config(0)
+    }
+}
+
+/// An environment collecting audit users only, from ten years back, with `au` added to
+/// `[integrations.audit_users]`.
 pub async fn audit_env(cfg: SimConfig, au: &str) -> Env {
     let mut env = Env::start(cfg).await;
     env.integration_extra = "event_types = [\"audit_users\"]".into();
@@ -424,7 +433,7 @@ pub async fn audit_env(cfg: SimConfig, au: &str) -> Env {
     env
 }
 
-/// The Admin `id` of each audit-user record, asserting each has one.
+/// The Admin `id` of every audit-user record, asserting each has one.
 pub fn user_ids(events: &[Value]) -> Vec<String> {
     events
         .iter()

@@ -11,6 +11,7 @@ use crate::config::AuditRecordShape;
 use crate::docusign::client::{ApiError, BodyError};
 use crate::docusign::Api;
 use crate::record::{Record, Splicer};
+use crate::state::Scratch;
 use crate::telemetry::events::EnrichmentSkipped;
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -31,10 +32,11 @@ struct ESignaturePeek<'a> {
     user_settings: Option<SettingsPeek<'a>>,
 }
 
+/// `userSettings.modifiedDate` of an eSignature user, borrowed (also read from Users:list).
 #[derive(Deserialize)]
-struct SettingsPeek<'a> {
+pub(super) struct SettingsPeek<'a> {
     #[serde(rename = "modifiedDate", borrow, default)]
-    modified_date: Option<Cow<'a, str>>,
+    pub(super) modified_date: Option<Cow<'a, str>>,
 }
 
 /// eSignature's `modifiedDate` to Unix seconds. The spec gives no format or zone: the usual
@@ -144,6 +146,15 @@ fn nest(outer: &str, key: &str, inner: &str, wrap: &str) -> String {
     }
 }
 
+/// What fails for every user and so ends the page (or the list): the token, or a URL that
+/// cannot work.
+pub(super) fn fails_every_user(e: &ApiError) -> bool {
+    matches!(
+        e,
+        ApiError::Auth(_) | ApiError::BadUrl { .. } | ApiError::Status { status: 401, .. }
+    )
+}
+
 /// A page of users after enrichment.
 pub struct Enriched {
     pub users: Vec<AuditUser>,
@@ -155,10 +166,14 @@ impl AdminUsersSource {
     /// Enrich a page of users from eSignature, at most `concurrency` requests in flight, order
     /// kept. Only what fails for every user ends the page: authorization, and a URL that
     /// cannot be requested.
+    ///
+    /// Users found in `listed` (read through Users:list) take their details from there without a
+    /// call.
     pub async fn enrich_users(
         &self,
         base_uri: &str,
         users: Vec<(String, Box<RawValue>)>,
+        listed: Option<&Scratch>,
     ) -> Result<Enriched, ApiError> {
         if !self.enrich {
             let users = users
@@ -172,7 +187,19 @@ impl AdminUsersSource {
             return Ok(Enriched { users, failed: 0 });
         }
         let results: Vec<Result<(AuditUser, bool), ApiError>> = futures_util::stream::iter(users)
-            .map(|(id, admin)| self.enrich_one(base_uri, id, admin))
+            .map(|(id, admin)| async move {
+                match listed.and_then(|l| self.listed_user(l, &id)) {
+                    Some(es) => Ok((
+                        AuditUser {
+                            id,
+                            admin,
+                            esignature: Some(es),
+                        },
+                        false,
+                    )),
+                    None => self.enrich_one(base_uri, id, admin).await,
+                }
+            })
             .buffered(self.concurrency)
             .collect()
             .await;
@@ -231,12 +258,7 @@ impl AdminUsersSource {
                 self.not_enriched(&id, "unknown_user", &format!("eSignature answered {code}"));
                 (None, false)
             }
-            // What fails for every user ends the page: the token, or a URL that cannot work.
-            Err(
-                e @ (ApiError::Auth(_)
-                | ApiError::BadUrl { .. }
-                | ApiError::Status { status: 401, .. }),
-            ) => return Err(e),
+            Err(e) if fails_every_user(&e) => return Err(e),
             Err(e) => {
                 self.not_enriched(&id, "failed", &e.to_string());
                 (None, true)

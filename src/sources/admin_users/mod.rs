@@ -3,15 +3,18 @@
 //!
 //! - `page`: parsing a page, and where the next one is (`paging.next` on the Admin origin only);
 //! - `enrich`: eSignature lookups and records;
+//! - `list`: Users:list, read into a scratch store when a query is large, joined by id;
 //! - `position`: the stream's checkpoint (the collector's clock, not Docusign's dates);
 //! - `stream`: one query as a [`crate::sources::Source`].
 
 mod enrich;
+mod list;
 mod page;
 mod position;
 mod stream;
 
 pub use enrich::{parse_modified_date, AuditUser, Enriched, USER_NOT_FOUND_CODES};
+pub use list::{join_key, parse_list_page, ListPage, Listed, LIST_COUNT};
 pub use page::{next_page, parse_admin_page, AdminPage, NextPage};
 pub use position::{AuditPosition, Seen};
 pub use stream::AuditUsersStream;
@@ -33,6 +36,8 @@ pub struct AdminUsersSource {
     page_size: u32,
     enrich: bool,
     concurrency: usize,
+    /// Queries with more users than this are enriched through Users:list.
+    bulk_threshold: u64,
     change_keys: bool,
     shape: AuditRecordShape,
     /// Seconds each query reaches back before the previous one's start.
@@ -54,6 +59,7 @@ impl AdminUsersSource {
             page_size: au.page_size,
             enrich: au.enrich,
             concurrency: au.enrich_concurrency.max(1) as usize,
+            bulk_threshold: u64::from(au.bulk_threshold),
             change_keys: cfg.change_keys,
             shape: au.record_shape,
             overlap: au.overlap.0.as_secs(),

@@ -4,10 +4,11 @@
 //! not sort, so no earlier point of a query is safe to resume from.
 
 use super::position::{AuditPosition, Seen};
-use super::AdminUsersSource;
+use super::{AdminPage, AdminUsersSource};
 use crate::docusign::client::ApiError;
 use crate::record::{EventType, Splicer};
 use crate::sources::{Source, SourcePage};
+use crate::state::Scratch;
 use crate::support::clock::now_unix;
 use crate::telemetry::events::BadTimestamps;
 
@@ -27,6 +28,11 @@ pub struct AuditUsersStream {
     url: Option<String>,
     base_uri: Option<String>,
     failed: bool,
+    /// Whether the first page was seen (and the choice between Users:list and single calls made).
+    started: bool,
+    /// The account's eSignature users read through Users:list, when the query is large: spilled
+    /// to a scratch file (not held in memory, not the state database) and looked up per page.
+    listed: Option<Scratch>,
 }
 
 impl AuditUsersStream {
@@ -55,12 +61,28 @@ impl AuditUsersStream {
             url,
             base_uri: None,
             failed: false,
+            started: false,
+            listed: None,
         }
     }
 
     /// `last_modified_since` of this query (Unix seconds).
     pub fn since(&self) -> i64 {
         self.since
+    }
+
+    /// On the first page: when the query has more users to enrich than `bulk_threshold`
+    /// (`paging.total_set_size`, else the page's users), read the account's users through
+    /// Users:list into a scratch store for the rest of the query.
+    async fn list_if_large(&mut self, base_uri: &str, page: &AdminPage) -> Result<(), ApiError> {
+        let users = page
+            .total
+            .map(|t| u64::try_from(t).unwrap_or(0))
+            .unwrap_or(page.users.len() as u64);
+        if self.source.enrich && users > self.source.bulk_threshold {
+            self.listed = self.source.list_users(base_uri, users).await?;
+        }
+        Ok(())
     }
 
     async fn base_uri(&mut self) -> Result<String, ApiError> {
@@ -86,7 +108,20 @@ impl Source for AuditUsersStream {
         let base_uri = self.base_uri().await?;
         let page = self.source.fetch_page(&url).await?;
         let next_url = self.source.next_url(&url, &page, self.since);
-        let enriched = match self.source.enrich_users(&base_uri, page.users).await {
+        let listed = if std::mem::replace(&mut self.started, true) {
+            Ok(())
+        } else {
+            self.list_if_large(&base_uri, &page).await
+        };
+        let enriched = match listed {
+            Ok(()) => {
+                self.source
+                    .enrich_users(&base_uri, page.users, self.listed.as_ref())
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        let enriched = match enriched {
             Ok(e) => e,
             Err(e) => {
                 if !matches!(e, ApiError::Auth(_)) {
@@ -140,6 +175,7 @@ impl Source for AuditUsersStream {
 
         self.url = next_url;
         let checkpoint = if self.url.is_none() {
+            self.listed = None; // the query is read: its scratch file goes now
             if self.failed {
                 // Some eSignature lookups failed: the account may have moved.
                 self.source.forget_base_uri();
