@@ -26,7 +26,11 @@ async fn customer_events_keep_their_interval_during_a_large_audit_user_first_loa
     })
     .await;
     env.integration_extra = "event_types = [\"customer_events\", \"audit_users\"]".into();
-    env.audit_users = "start_from = \"3650d\"\nenrich_concurrency = 16\n".into();
+    // Single eSignature calls (no Users:list): the load that competes with customer events.
+    env.audit_users = format!(
+        "start_from = \"3650d\"\nenrich_concurrency = 16\nbulk_threshold = {}\n",
+        u32::MAX
+    );
     // Two calls a second: the first load wants 3,000+ of them (25 minutes), the customer
     // events a couple per one-second cycle.
     env.rate_limit = "per_hour = 7200\nburst = 1\n".into();
