@@ -14,7 +14,7 @@ impl Authenticator {
             match self.grant().await {
                 Err(e) if e.is_transient() && attempt + 1 < self.grant_attempts => {
                     let wait = self.grant_backoff.delay(attempt);
-                    tracing::warn!(integration = %self.integration, attempt = attempt + 1, of = self.grant_attempts, wait_ms = wait.as_millis() as u64, "token grant failed ({e}); retrying");
+                    tracing::warn!(integration = %self.integration, attempt = attempt + 1, of = self.grant_attempts, wait_ms = wait.as_millis() as u64, "OAuth grant failed ({e}, which never quotes the assertion or a key); retrying");
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
