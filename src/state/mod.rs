@@ -354,6 +354,23 @@ impl State {
         self.store().streams(integration)
     }
 
+    /// Who holds `integration`'s lease, as `state` and the API show it: `None` on one host
+    /// (SQLite) or before any replica knew the integration.
+    pub fn lease_view(&self, integration: &str) -> Result<Option<serde_json::Value>, StateError> {
+        let Some(pg) = self.postgres() else {
+            return Ok(None);
+        };
+        let now = crate::support::clock::now_unix();
+        Ok(pg.leases(Some(integration))?.into_iter().next().map(|l| {
+            let live = l.holder.is_some() && l.expires_at > now;
+            serde_json::json!({
+                "holder": if live { l.holder } else { None },
+                "until": live.then(|| crate::record::format_time(l.expires_at)),
+                "epoch": l.epoch,
+            })
+        }))
+    }
+
     /// Whether the database answers now (readiness).
     pub fn ping(&self) -> Result<(), StateError> {
         self.store().ping()
