@@ -14,14 +14,31 @@
 //! - `soak`:   `run` for SOAK_SECS (default 600) under faults, a tight budget, short tokens, token
 //!   revocations and a sink that goes down and up (not part of the default set: name it).
 //! - `many`:   1,000 and 10,000 integrations in one `run` for four minutes each (only when named).
+//! - `commit`: the latency of a checkpoint commit (`State::save_cursor`) on SQLite, PostgreSQL
+//!   and PostgreSQL fenced by a lease;
+//! - `takeover`: three replicas sharing PostgreSQL, one SIGKILLed: how long until its
+//!   integrations have a live holder again (only when named);
+//! - `replicas-many`: 10,000 integrations over three replicas: RSS, CPU, leases per replica,
+//!   database sessions (only when named).
+//!
+//! The last three need PostgreSQL (`DOCUSIGN_COLLECTOR_TEST_PG`, as `scripts/pg-cluster start`
+//! prints it); without it they say so and are skipped.
 //!
 //! The simulator (and the receiver) run in this process; the collector is a child process whose
 //! peak RSS (VmHWM) is read from /proc while it runs.
 
+#[path = "scenarios/commit.rs"]
+mod commit;
 #[path = "../tests/common/mod.rs"]
 mod common;
 #[path = "scenarios/many.rs"]
 mod many;
+#[path = "scenarios/pg_support.rs"]
+mod pg_support;
+#[path = "scenarios/replicas_many.rs"]
+mod replicas_many;
+#[path = "scenarios/takeover.rs"]
+mod takeover;
 
 use common::*;
 use docusign_sim::{Faults, RateLimit, SimConfig};
@@ -378,6 +395,15 @@ async fn main() {
     }
     if wanted.iter().any(|w| w == "many") {
         many::many().await;
+    }
+    if run("commit") {
+        commit::commit().await;
+    }
+    if wanted.iter().any(|w| w == "takeover") {
+        takeover::takeover().await;
+    }
+    if wanted.iter().any(|w| w == "replicas-many") {
+        replicas_many::replicas_many().await;
     }
 }
 

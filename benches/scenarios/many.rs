@@ -10,11 +10,11 @@ use docusign_sim::{SimClient, SimConfig, SimHandle};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-const INTERVAL_S: i64 = 60;
+pub(crate) const INTERVAL_S: i64 = 60;
 const WARM_UP: Duration = Duration::from_secs(90);
 
 /// (utime + stime) of `pid` in seconds, and its VmRSS and VmHWM in MiB.
-fn sample(pid: u32) -> Option<(f64, f64, f64)> {
+pub(crate) fn sample(pid: u32) -> Option<(f64, f64, f64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = stat.rsplit_once(')')?.1;
     let f: Vec<&str> = rest.split_whitespace().collect();
