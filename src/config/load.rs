@@ -148,7 +148,11 @@ pub(super) fn apply_env(
     let prefix = format!("{ENV_PREFIX}__");
     let mut vars: Vec<(String, String)> = env
         .into_iter()
-        .filter(|(k, _)| k.len() > prefix.len() && k[..prefix.len()].eq_ignore_ascii_case(&prefix))
+        // Compared as bytes: a name may have a multi-byte character where the prefix ends.
+        .filter(|(k, _)| {
+            k.len() > prefix.len()
+                && k.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+        })
         .collect();
     vars.sort();
     let mut origins = EnvOrigins::default();

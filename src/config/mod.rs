@@ -553,22 +553,29 @@ pub fn load_with_env(
     path: &Path,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Config, ConfigError> {
-    let file = path.display().to_string();
     let text = load::read_file(path)?;
-    let mut tree = load::parse_tree(&text, &file)?;
-    let origins = load::apply_env(&mut tree, env, &file)?;
-    let mut cfg = load::deserialize(tree, &file).map_err(|e| origins.annotate(e))?;
-    cfg.source = Some(path.to_path_buf());
-    validate(&cfg, &file).map_err(|e| origins.annotate(e))?;
-    Ok(cfg)
+    load_str_with_env(&text, &path.display().to_string(), Some(path), env)
 }
 
 /// Parse and validate configuration text without consulting the environment.
 /// `origin` names the text in error messages (a file name, "embedded demo configuration", …).
 pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
-    let tree = load::parse_tree(text, origin)?;
-    let cfg = load::deserialize(tree, origin)?;
-    validate(&cfg, origin)?;
+    load_str_with_env(text, origin, None, std::iter::empty())
+}
+
+/// [`load_with_env`] on text already read: `origin` names it in errors, `source` is the file it
+/// came from (if any).
+pub fn load_str_with_env(
+    text: &str,
+    origin: &str,
+    source: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
+    let mut tree = load::parse_tree(text, origin)?;
+    let origins = load::apply_env(&mut tree, env, origin)?;
+    let mut cfg = load::deserialize(tree, origin).map_err(|e| origins.annotate(e))?;
+    cfg.source = source.map(Path::to_path_buf);
+    validate(&cfg, origin).map_err(|e| origins.annotate(e))?;
     Ok(cfg)
 }
 

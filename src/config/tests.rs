@@ -688,3 +688,20 @@ fn debug_of_config_hides_inline_key() {
     let dbg = format!("{c:?}");
     assert!(!dbg.contains("BEGIN RSA"), "{dbg}");
 }
+
+// Found by fuzzing (config target): a variable whose name has a multi-byte character where the
+// `DOCUSIGN_COLLECTOR__` prefix ends made the loader panic (a string sliced inside a character).
+#[test]
+fn a_variable_name_with_a_multibyte_character_at_the_prefix_end_is_ignored() {
+    let text = base();
+    let vars = env(&[
+        ("DOCUSIGN_COLLECTOR_\u{2026}__LOG__LEVEL", "debug"),
+        (
+            "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}X",
+            "x",
+        ),
+        ("DOCUSIGN_COLLECTOR__LOG__LEVEL", "warn"),
+    ]);
+    let c = load_str_with_env(&text, "test.toml", None, vars).expect("valid");
+    assert_eq!(c.log.level, "warn");
+}

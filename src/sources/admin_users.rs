@@ -88,6 +88,21 @@ pub fn parse_modified_date(s: &str) -> Option<i64> {
         .map(|t| t.and_utc().timestamp())
 }
 
+/// An eSignature user answer: any JSON value, kept as its bytes.
+pub fn parse_esignature_user(body: &[u8]) -> Result<Box<RawValue>, BodyError> {
+    serde_json::from_slice::<Box<RawValue>>(body)
+        .map_err(|e| BodyError::json("not an eSignature user", &e))
+}
+
+/// An eSignature user's modification time (`userSettings.modifiedDate`), when it has a readable one.
+pub fn esignature_modified(user: &RawValue) -> Option<i64> {
+    serde_json::from_str::<ESignaturePeek>(user.get())
+        .ok()?
+        .user_settings?
+        .modified_date
+        .and_then(|d| parse_modified_date(&d))
+}
+
 /// One Admin page, parsed: the raw users and where the next page is.
 pub struct AdminPage {
     pub users: Vec<(String, Box<RawValue>)>,
@@ -404,10 +419,7 @@ impl AdminUsersSource {
         );
         let answer = self
             .client
-            .get(Api::ESignature, &url, true, |b| {
-                serde_json::from_slice::<Box<RawValue>>(b)
-                    .map_err(|e| BodyError::json("not an eSignature user", &e))
-            })
+            .get(Api::ESignature, &url, true, |b| parse_esignature_user(b))
             .await;
         let (esignature, failed) = match answer {
             Ok(Some(raw)) => (Some(raw), false),
@@ -434,13 +446,7 @@ impl AdminUsersSource {
                 (None, true)
             }
         };
-        let modified = esignature.as_ref().and_then(|raw| {
-            serde_json::from_str::<ESignaturePeek>(raw.get())
-                .ok()?
-                .user_settings?
-                .modified_date
-                .and_then(|d| parse_modified_date(&d))
-        });
+        let modified = esignature.as_deref().and_then(esignature_modified);
         Ok((
             AuditUser {
                 id,
