@@ -2,10 +2,11 @@
 
 use crate::config::{self, Config, LogFormat};
 use crate::daemon::run_daemon;
-use crate::integrations::{Integration, Registry};
+use crate::integrations::{Integration, Registry, SetupError};
 use crate::pipeline::{Collector, CycleError};
 use crate::record::EventType;
 use crate::state::State;
+use crate::support::seal::SealKey;
 use crate::support::shutdown::Shutdown;
 use crate::telemetry::logging::init_logging;
 use crate::{pipeline::scheduler, sinks};
@@ -82,40 +83,10 @@ pub enum Command {
         duration: Option<Duration>,
     },
     /// Run only the built-in Docusign simulator (for pipeline tests without a Docusign account)
-    Simulate(SimulateArgs),
-}
-
-/// Options of the `simulate` command.
-#[derive(Debug, Clone, clap::Args)]
-pub struct SimulateArgs {
-    /// Address to listen on
-    #[arg(long, default_value = "127.0.0.1:8089")]
-    pub listen: std::net::SocketAddr,
-    /// Where to write the generated private key (PEM, mode 0600)
-    #[arg(long, default_value = "sim-key.pem")]
-    pub key_out: PathBuf,
-    /// Customer events in the backlog at start
-    #[arg(long, default_value_t = 10_000)]
-    pub events: usize,
-    /// Admin users at start
-    #[arg(long, default_value_t = 100)]
-    pub users: usize,
-    /// Customer events appended per second
-    #[arg(long, default_value_t = 0.0)]
-    pub live_rate: f64,
-}
-
-impl From<SimulateArgs> for docusign_sim::StandaloneOptions {
-    fn from(a: SimulateArgs) -> Self {
-        docusign_sim::StandaloneOptions {
-            listen: a.listen,
-            backlog_events: a.events,
-            users: a.users,
-            live_events_per_sec: a.live_rate,
-            key_out: a.key_out,
-            ..docusign_sim::StandaloneOptions::default()
-        }
-    }
+    Simulate(crate::demo::SimulateArgs),
+    /// Exit 0 when the running collector answers /healthz ([api] set), else when the state
+    /// database opens; 1 otherwise (the container's HEALTHCHECK)
+    Healthcheck,
 }
 
 fn parse_event_type(s: &str) -> Result<EventType, String> {
@@ -147,7 +118,7 @@ impl Failure {
 impl From<CycleError> for Failure {
     fn from(e: CycleError) -> Self {
         match e {
-            CycleError::Setup { .. } => Failure::config(e),
+            CycleError::Setup(SetupError::Invalid { .. }) => Failure::config(e),
             other => Failure::runtime(other),
         }
     }
@@ -181,8 +152,15 @@ fn load_config(cli: &Cli) -> Result<Config, Failure> {
     Ok(cfg)
 }
 
+/// Open the state database; with `[api] seal_key_file`, seal what an earlier version stored in
+/// the clear and open what is sealed.
 fn open_state(cfg: &Config) -> Result<State, Failure> {
-    State::open(&cfg.state_path).map_err(Failure::runtime)
+    let state = State::open(&cfg.state_path).map_err(Failure::runtime)?;
+    if let Some(path) = cfg.api.as_ref().and_then(|a| a.seal_key_file.as_ref()) {
+        let key = SealKey::from_file(path).map_err(Failure::config)?;
+        state.set_seal_key(key).map_err(Failure::runtime)?;
+    }
+    Ok(state)
 }
 
 /// The collector with the configured sinks.
@@ -194,7 +172,7 @@ fn build_collector(cfg: &Config, state: State) -> Result<Arc<Collector>, Failure
 /// The integrations of the configuration file and the state database, for commands that
 /// deliver nothing.
 fn load_registry(cfg: &Config, state: &State) -> Result<Registry, Failure> {
-    Ok(Registry::load(cfg, state)?)
+    Ok(Registry::load(cfg, state).map_err(CycleError::from)?)
 }
 
 /// The integrations a command applies to: the named one (which must exist), else all.
@@ -251,6 +229,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
                 cfg.integrations.len(),
                 cfg.sinks.len().max(1)
             );
+            for file in &cfg.files {
+                println!("read {}", file.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Run => {
@@ -293,7 +274,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             let existing = cfg
                 .state_path
                 .is_file()
-                .then(|| State::open(&cfg.state_path).ok())
+                .then(|| open_state(&cfg).ok())
                 .flatten();
             let state = match existing {
                 Some(s) => s,
@@ -357,6 +338,15 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
                 .map_err(Failure::runtime)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Healthcheck => {
+            let cfg = config::load(&config::resolve_path(cli.config.as_deref()))
+                .map_err(|e| Failure::runtime(format!("unhealthy: {e}")))?;
+            let answer = crate::healthcheck::check(&cfg)
+                .await
+                .map_err(|e| Failure::runtime(format!("unhealthy: {e}")))?;
+            println!("{answer}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo { duration } => crate::demo::run(*duration).await.map_err(Failure::runtime),
         Command::Simulate(args) => {
             init_logging("info", LogFormat::Text);
@@ -374,95 +364,25 @@ async fn get_events(
     limit: usize,
     from: Option<&str>,
 ) -> Result<ExitCode, Failure> {
-    use std::io::Write;
     let now = crate::support::clock::now_unix();
-    let start = match from {
+    let since = match from {
         Some(f) => {
             if let Ok(d) = humantime::parse_duration(f) {
-                crate::record::format_time(now - d.as_secs() as i64)
+                now - d.as_secs() as i64
             } else if let Ok(t) = chrono::DateTime::parse_from_rfc3339(f) {
-                crate::record::format_time(t.timestamp())
+                t.timestamp()
             } else {
                 return Err(Failure::runtime(format!(
                     "--from {f:?}: write a lookback (\"1h\") or an RFC 3339 time"
                 )));
             }
         }
-        None => crate::record::format_time(match et {
+        None => match et {
             EventType::CustomerEvents => integ.config.customer_events.start_from.resolve(now),
             EventType::AuditUsers => integ.config.audit_users.start_from.resolve(now),
-        }),
+        },
     };
-    if et == EventType::AuditUsers {
-        return get_audit_users(integ, limit, &start).await;
-    }
-    let mut cursor = start;
-    let mut printed = 0usize;
-    let stdout = std::io::stdout();
-    while printed < limit {
-        let page_size = integ
-            .config
-            .customer_events
-            .page_size
-            .min((limit - printed).max(1) as u32);
-        let page = integ
-            .monitor
-            .fetch_page(&cursor, page_size)
-            .await
-            .map_err(Failure::runtime)?;
-        let mut out = stdout.lock();
-        for r in page.records.iter().take(limit - printed) {
-            writeln!(out, "{}", r.json).map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
-            printed += 1;
-        }
-        out.flush()
-            .map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
-        if page.caught_up() {
-            break;
-        }
-        cursor = page.end_cursor;
-    }
-    tracing::info!(events = printed, "get-events done (no cursor saved)");
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn get_audit_users(
-    integ: &Integration,
-    limit: usize,
-    since: &str,
-) -> Result<ExitCode, Failure> {
-    use std::io::Write;
-    let since = crate::record::parse_timestamp(since).unwrap_or(0);
-    let admin = &integ.admin;
-    let state = State::open_in_memory().map_err(Failure::runtime)?;
-    let base = if admin.enrich() {
-        admin.base_uri(&state).await.map_err(Failure::runtime)?
-    } else {
-        String::new()
-    };
-    let mut url = Some(admin.first_url(since));
-    let mut printed = 0usize;
-    while let (Some(u), true) = (url.take(), printed < limit) {
-        let page = admin.fetch_page(&u).await.map_err(Failure::runtime)?;
-        let next = admin.next_url(&u, &page, since);
-        let users: Vec<_> = page.users.into_iter().take(limit - printed).collect();
-        let users = admin
-            .enrich_users(&base, users)
-            .await
-            .map_err(Failure::runtime)?
-            .users;
-        let now = crate::support::clock::now_unix();
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
-        for user in &users {
-            let r = user.to_record(integ.name(), integ.config.change_keys, now);
-            writeln!(out, "{}", r.json).map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
-            printed += 1;
-        }
-        out.flush()
-            .map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
-        url = next;
-    }
-    tracing::info!(events = printed, "get-events done (no cursor saved)");
+    let stats = crate::pipeline::preview(integ, et, since, limit, &signal_shutdown()).await?;
+    tracing::info!(events = stats.events, "get-events done (no cursor saved)");
     Ok(ExitCode::SUCCESS)
 }

@@ -1,4 +1,5 @@
-//! The daemon's wiring: the scheduler and (when configured) the local API, until shutdown.
+//! The daemon's wiring: the scheduler, configuration reload on SIGHUP and (when configured) the
+//! local API, until shutdown.
 
 use crate::config::Config;
 use crate::pipeline::scheduler;
@@ -14,7 +15,21 @@ pub async fn run_daemon(
     cfg: &Config,
     shutdown: Shutdown,
 ) -> Result<ExitCode, String> {
-    let (control, control_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (control, control_rx) = scheduler::control_channel();
+    // Installed before anything runs: SIGHUP's default action would end the process.
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let hangups = signal(SignalKind::hangup())
+            .map_err(|e| format!("cannot listen for SIGHUP (configuration reload): {e}"))?;
+        tokio::spawn(crate::reload::on_sighup(
+            collector.clone(),
+            cfg.clone(),
+            control.clone(),
+            hangups,
+            shutdown.clone(),
+        ));
+    }
     if let Some(api) = &cfg.api {
         crate::api::spawn(api, collector.clone(), control, shutdown.clone()).await?;
     } else {

@@ -4,6 +4,7 @@
 use crate::pipeline::Collector;
 use crate::support::shutdown::Shutdown;
 use docusign_sim::{SimClient, SimConfig, SimHandle};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,4 +78,37 @@ pub async fn run(duration: Option<Duration>) -> Result<std::process::ExitCode, S
     sim.shutdown();
     let _ = std::fs::remove_dir_all(&state_dir);
     result
+}
+
+/// Options of the `simulate` command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimulateArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1:8089")]
+    pub listen: std::net::SocketAddr,
+    /// Where to write the generated private key (PEM, mode 0600)
+    #[arg(long, default_value = "sim-key.pem")]
+    pub key_out: PathBuf,
+    /// Customer events in the backlog at start
+    #[arg(long, default_value_t = 10_000)]
+    pub events: usize,
+    /// Admin users at start
+    #[arg(long, default_value_t = 100)]
+    pub users: usize,
+    /// Customer events appended per second
+    #[arg(long, default_value_t = 0.0)]
+    pub live_rate: f64,
+}
+
+impl From<SimulateArgs> for docusign_sim::StandaloneOptions {
+    fn from(a: SimulateArgs) -> Self {
+        docusign_sim::StandaloneOptions {
+            listen: a.listen,
+            backlog_events: a.events,
+            users: a.users,
+            live_events_per_sec: a.live_rate,
+            key_out: a.key_out,
+            ..docusign_sim::StandaloneOptions::default()
+        }
+    }
 }

@@ -137,7 +137,7 @@ pub fn print_state(
             "status": if i.is_active() { "active" } else { "inactive" },
             "event_types": i.event_types,
             "token_expires_at": expiry.map(format_time),
-            "streams": streams,
+            "streams": streams.iter().map(crate::sources::stream_view).collect::<Vec<_>>(),
         }));
     }
     if json {
@@ -169,9 +169,11 @@ pub fn print_state(
                 None => format!("ok, {} events in {} pages", run["events"], run["pages"]),
             };
             println!(
-                "  {:<16} cursor {}\n  {:<16} last run {} ({})",
+                "  {:<16} {}\n  {:<16} last run {} ({})",
                 s["event_type"].as_str().unwrap_or(""),
-                s["cursor"].as_str().unwrap_or("(none)"),
+                s["position"]["description"]
+                    .as_str()
+                    .unwrap_or("no position yet"),
                 "",
                 when,
                 outcome

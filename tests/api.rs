@@ -5,14 +5,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_metrics_and_integrations_never_show_a_secret() {
     let mut env = Env::start(sim_config(300)).await;
@@ -35,7 +27,7 @@ async fn health_metrics_and_integrations_never_show_a_secret() {
     };
     let path = env.events_path();
     assert!(
-        eventually(60, || read_jsonl(&path).len() >= 300).await,
+        eventually(60, || complete_lines(&path) >= 300).await,
         "collected"
     );
 
@@ -54,7 +46,16 @@ async fn health_metrics_and_integrations_never_show_a_secret() {
     }
     assert!(ready, "ready once a cycle succeeded");
 
-    let metrics = get("/metrics", false).await.unwrap().text().await.unwrap();
+    // The events counter is raised just after the sinks' write and the cursor's save: the file
+    // can be complete a moment before the counter.
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = get("/metrics", false).await.unwrap().text().await.unwrap();
+        if metrics.contains("docusign_collector_events_total{") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert!(
         metrics.contains("docusign_collector_events_total{"),
         "{metrics}"
@@ -94,12 +95,7 @@ async fn health_metrics_and_integrations_never_show_a_secret() {
 async fn integrations_are_managed_through_the_api_and_survive_a_restart() {
     let mut env = Env::start(sim_config(200)).await;
     let port = free_port();
-    let token_file = env.path("api-token");
-    std::fs::write(&token_file, "t0k\n").unwrap();
-    env.extra = format!(
-        "[api]\nlisten = \"127.0.0.1:{port}\"\ntoken_file = \"{}\"\n",
-        token_file.display()
-    );
+    env.extra = env.api_table(port, true);
     let mut daemon = env.spawn(&["run"]);
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
@@ -112,25 +108,8 @@ async fn integrations_are_managed_through_the_api_and_survive_a_restart() {
         }
         req.send()
     };
-    let up = || async {
-        for _ in 0..200 {
-            if http.get(format!("{base}/healthz")).send().await.is_ok() {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("API did not come up");
-    };
-    up().await;
-    let data = serde_json::json!({
-        "environment": "stage", "changeKeys": false,
-        "integrationKey": INTEGRATION_KEY, "userId": USER_ID, "privateKey": key_pair().0,
-        "accountId": env.sim_config.account_id, "organizationId": env.sim_config.organization_id,
-        "eventTypes": ["customer_events"],
-        "customerEvents": {"interval": "1s", "startFrom": "30d"},
-        "rateLimit": {"perHour": 1000000, "burst": 10000},
-        "endpoints": {"oauth": env.sim.base_url(), "monitor": env.sim.base_url(), "admin": env.sim.admin_url()},
-    });
+    wait_for_api(&http, &base).await;
+    let data = api_integration_data(&env);
 
     // A bad request names the key; no token → 401.
     let mut bad = data.clone();
@@ -289,7 +268,7 @@ async fn integrations_are_managed_through_the_api_and_survive_a_restart() {
     sigterm(&daemon);
     let _ = daemon.wait().await;
     daemon = env.spawn(&["run"]);
-    up().await;
+    wait_for_api(&http, &base).await;
     let r = send(reqwest::Method::GET, "/integrations/beta", None)
         .await
         .unwrap();

@@ -9,31 +9,11 @@ use serde_json::Value;
 use std::collections::HashSet;
 use std::time::Duration;
 
-fn users_env_config(users: usize, unknown: usize) -> SimConfig {
+fn users_env_config(n: usize, unknown: usize) -> SimConfig {
     SimConfig {
-        users,
         esign_unknown_users: unknown,
-        ..sim_config(0)
+        ..users(n)
     }
-}
-
-fn user_ids(events: &[Value]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| {
-            e["id"]
-                .as_str()
-                .unwrap_or_else(|| panic!("no id: {e}"))
-                .to_string()
-        })
-        .collect()
-}
-
-async fn audit_env(cfg: SimConfig, au: &str) -> Env {
-    let mut env = Env::start(cfg).await;
-    env.integration_extra = "event_types = [\"audit_users\"]".into();
-    env.audit_users = format!("start_from = \"3650d\"\n{au}");
-    env
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,11 +50,36 @@ async fn every_user_once_then_only_the_changed_ones() {
     // An idle cycle emits nothing.
     assert_success(&env.run(&["once"], &[]).await);
     assert_eq!(env.events().len(), 2_630);
+
+    // The stream's position is shown: when the last query started, how many users it keeps.
+    let out = env.run(&["state", "--json"], &[]).await;
+    assert_success(&out);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("state --json");
+    let stream = &v[0]["streams"][0];
+    assert_eq!(stream["event_type"], "audit_users", "{v}");
+    let started = stream["position"]["last_query_started"].as_str().unwrap();
+    assert!(started.len() == 20 && started.ends_with('Z'), "{stream}");
+    assert!(stream["position"]["remembered_users"].is_u64(), "{stream}");
+    assert!(
+        stream.get("cursor").is_none(),
+        "the raw position is not dumped"
+    );
+    let text = env.run(&["state"], &[]).await;
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("last query started"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_unknown_to_esignature_is_still_emitted() {
-    let env = audit_env(users_env_config(60, 5), "page_size = 50").await;
+    // 404: an unknown user behind a gateway (the spec's 400 is tested in tests/fidelity.rs).
+    let cfg = SimConfig {
+        esign_unknown_status: 404,
+        ..users_env_config(60, 5)
+    };
+    let env = audit_env(cfg, "page_size = 50").await;
     assert_success(&env.run(&["once"], &[]).await);
     let events = env.events();
     assert_eq!(events.len(), 60);
@@ -90,7 +95,7 @@ async fn a_user_unknown_to_esignature_is_still_emitted() {
 async fn enrichment_never_exceeds_its_concurrency() {
     let env = audit_env(
         users_env_config(120, 0),
-        "page_size = 100\nenrich_concurrency = 3",
+        "page_size = 100\nenrich_concurrency = 3\nbulk_threshold = 1000",
     )
     .await;
     env.sim.set_faults(Faults {

@@ -179,12 +179,12 @@ async fn the_daemon_collects_live_events_and_stops_on_sigterm() {
     let mut child = env.spawn(&["run"]);
     let path = env.events_path();
     assert!(
-        eventually(60, || read_jsonl(&path).len() >= 500).await,
+        eventually(60, || complete_lines(&path) >= 500).await,
         "backlog collected"
     );
     env.sim.append_events(25);
     assert!(
-        eventually(60, || read_jsonl(&path).len() >= 525).await,
+        eventually(60, || complete_lines(&path) >= 525).await,
         "appended events collected by a later cycle"
     );
     let (status, took) = terminate(&mut child).await;
@@ -347,7 +347,7 @@ async fn a_second_collector_on_the_same_state_is_refused() {
     let mut daemon = env.spawn(&["run"]);
     let path = env.events_path();
     assert!(
-        eventually(60, || read_jsonl(&path).len() >= 100).await,
+        eventually(60, || complete_lines(&path) >= 100).await,
         "the daemon collects"
     );
     let out = env.run(&["once"], &[]).await;

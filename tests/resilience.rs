@@ -62,14 +62,14 @@ async fn tokens_revoked_mid_run_cost_one_new_grant_and_collection_continues() {
     let mut daemon = env.spawn(&["run"]);
     let path = env.events_path();
     assert!(
-        eventually(60, || read_jsonl(&path).len() >= 1_000).await,
+        eventually(60, || complete_lines(&path) >= 1_000).await,
         "backlog collected"
     );
     assert_eq!(env.sim.stats().token_grants, 1);
     env.sim.revoke_tokens();
     env.sim.append_events(500);
     assert!(
-        eventually(60, || read_jsonl(&path).len() >= 1_500).await,
+        eventually(60, || complete_lines(&path) >= 1_500).await,
         "collection continued"
     );
     assert_eq!(env.sim.stats().token_grants, 2, "one new grant");
@@ -171,7 +171,7 @@ async fn sigterm_while_waiting_for_the_rate_limit_reset_exits_promptly() {
     let mut child = env.spawn(&["run"]);
     let path = env.events_path();
     assert!(
-        eventually(30, || !read_jsonl(&path).is_empty()).await,
+        eventually(30, || complete_lines(&path) > 0).await,
         "a first page arrived"
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -179,4 +179,74 @@ async fn sigterm_while_waiting_for_the_rate_limit_reset_exits_promptly() {
     assert!(status.success());
     assert!(took < Duration::from_secs(5), "took {:?}", took);
     assert_eq!(env.sim.stats().rate_limited, 0);
+}
+
+/// A proxy in front of the simulator's OAuth endpoint: the first connection is closed unanswered,
+/// the second answered 503, every later one forwarded. Returns its base URL.
+async fn flaky_oauth(sim: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut n = 0;
+        while let Ok((mut conn, _)) = listener.accept().await {
+            n += 1;
+            let mut buf = [0u8; 4096];
+            match n {
+                1 => drop(conn),
+                2 => {
+                    let _ = conn.read(&mut buf).await;
+                    let _ = conn
+                        .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                        .await;
+                }
+                _ => {
+                    tokio::spawn(async move {
+                        if let Ok(mut up) = tokio::net::TcpStream::connect(sim).await {
+                            let _ = tokio::io::copy_bidirectional(&mut conn, &mut up).await;
+                        }
+                    });
+                }
+            }
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_that_cannot_connect_or_gets_a_503_is_retried_within_the_cycle() {
+    let mut env = Env::start(sim_config(50)).await;
+    fast_retries(&mut env);
+    let oauth = flaky_oauth(env.sim.local_addr()).await;
+    let out = env
+        .run(
+            &["once"],
+            &[(
+                "DOCUSIGN_COLLECTOR__INTEGRATIONS__ACME__ENDPOINTS__OAUTH",
+                &oauth,
+            )],
+        )
+        .await;
+    assert_success(&out);
+    assert_eq!(event_ids(&env.events()).len(), 50, "the cycle collected");
+    assert_eq!(
+        env.sim.stats().token_grants,
+        1,
+        "the third attempt got the token"
+    );
+    assert!(stderr(&out).contains("retrying"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_grant_refusal_is_not_retried() {
+    let mut env = Env::start(sim_config(5)).await;
+    fast_retries(&mut env);
+    env.sim.set_consent(INTEGRATION_KEY, &[]);
+    let out = env.run(&["once"], &[]).await;
+    assert!(!out.status.success());
+    let stats = env.sim.stats();
+    assert_eq!(stats.token_grants, 0);
+    assert_eq!(stats.token_errors, 1, "consent_required is asked once");
 }

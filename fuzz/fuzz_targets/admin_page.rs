@@ -2,6 +2,8 @@
 //! eSignature details; the next page is always on the Admin origin.
 #![no_main]
 
+use docusign_collector::config::AuditRecordShape;
+use docusign_collector::record::{EventType, Splicer};
 use docusign_collector::sources::admin_users::{next_page, parse_admin_page, AuditUser, NextPage};
 use docusign_collector_fuzz::check_record;
 use libfuzzer_sys::fuzz_target;
@@ -25,20 +27,22 @@ fuzz_target!(|body: &[u8]| {
     let esignature =
         RawValue::from_string(r#"{"userSettings":{"modifiedDate":"3/12/2026 3:17:20 PM"}}"#.into())
             .ok();
+    let splicers = [false, true].map(|change_keys| Splicer::new(EventType::AuditUsers, "acme", change_keys));
     for (id, admin) in page.users {
         for es in [None, esignature.clone()] {
             let user = AuditUser {
                 id: id.clone(),
                 admin: admin.clone(),
                 esignature: es,
-                modified: Some(1_773_328_640),
             };
-            for change_keys in [false, true] {
-                check_record(
-                    &user.to_record("acme", change_keys, 0).json,
-                    "auditusers",
-                    "acme",
-                );
+            let time = match user.modified_date() {
+                Some(Some(t)) => t,
+                _ => 0,
+            };
+            for splicer in &splicers {
+                for shape in [AuditRecordShape::Admin, AuditRecordShape::Esignature] {
+                    check_record(&user.to_record(splicer, shape, time).json, "auditusers", "acme");
+                }
             }
         }
     }

@@ -2,6 +2,8 @@
 //! Admin user plus this answer is one JSON line that carries the answer under `esignature`.
 #![no_main]
 
+use docusign_collector::config::AuditRecordShape;
+use docusign_collector::record::{EventType, Splicer};
 use docusign_collector::sources::admin_users::{
     esignature_modified, parse_esignature_user, parse_modified_date, AuditUser,
 };
@@ -16,23 +18,23 @@ fuzz_target!(|body: &[u8]| {
     let Ok(user) = parse_esignature_user(body) else {
         return;
     };
-    let modified = esignature_modified(&user);
+    let modified = esignature_modified(&user).flatten();
     let admin = RawValue::from_string(r#"{"id":"u1","user_name":"A"}"#.into()).unwrap();
-    let record = AuditUser {
+    let user = AuditUser {
         id: "u1".into(),
         admin,
-        esignature: Some(user.clone()),
-        modified,
-    }
-    .to_record("acme", false, 5);
+        esignature: Some(user),
+    };
+    let splicer = Splicer::new(EventType::AuditUsers, "acme", false);
+    let time = modified.unwrap_or(5);
+    let record = user.to_record(&splicer, AuditRecordShape::Admin, time);
     check_record(&record.json, "auditusers", "acme");
+    let es = user.esignature.as_deref().map(RawValue::get).unwrap_or_default();
     // The answer's bytes under `esignature` (line breaks between tokens become spaces).
-    let kept = format!(",\"esignature\":{}", user.get().replace(['\n', '\r'], " "));
-    assert!(
-        record.json.contains(&kept),
-        "{:?} not in {:?}",
-        user.get(),
-        record.json
-    );
-    assert_eq!(record.time, modified.unwrap_or(5));
+    let kept = format!(",\"esignature\":{}", es.replace(['\n', '\r'], " "));
+    assert!(record.json.contains(&kept), "{es:?} not in {:?}", record.json);
+    assert_eq!(record.time, time);
+    // Shaped for eSignature content: the answer at the top level, still one record.
+    let record = user.to_record(&splicer, AuditRecordShape::Esignature, time);
+    check_record(&record.json, "auditusers", "acme");
 });

@@ -1,15 +1,25 @@
-//! Admin API users (`/management/v2/organizations/{org}/users`) and the eSignature user
-//! (`/restapi/v2.1/accounts/{account}/users/{user}`).
+//! Admin API users: `GET /management/v2/organizations/{org}/users` (also the spec's `/Management/…`).
+//!
+//! As the spec (`OrganizationUsersResponse`) has it: no `account_id` and no modification time on a user,
+//! `take` 20 by default (at most 250 here), errors as `{"error","error_description"}`, scope `user_read`.
+//! One of `account_id`, `email` or `organization_reserved_domain_id` is required, `account_id` when
+//! `last_modified_since` is given.
 
-use super::core::{Ctx, Resp, Sim};
-use super::data::{self, User};
-use super::oauth;
+use crate::core::Sim;
+use crate::data::{self, User};
+use crate::http::{Ctx, Resp};
+use crate::knobs::{AdminNext, Api};
+use crate::oauth;
 
-const DEFAULT_TAKE: usize = 100;
+const DEFAULT_TAKE: usize = 20;
 const MAX_TAKE: usize = 250;
 
+fn error(status: u16, code: &str, message: &str) -> Resp {
+    Resp::api_error(Some(Api::Admin), status, code, message)
+}
+
 fn bad_request(message: &str) -> Resp {
-    Resp::error(400, "INVALID_REQUEST_PARAMETER", message)
+    error(400, "invalid_request", message)
 }
 
 /// Parse `last_modified_since` (`YYYY-MM-DDTHH:MM:SSZ` or a bare date) to whole seconds.
@@ -17,95 +27,117 @@ fn parse_since(s: &str) -> Option<i64> {
     data::parse_iso_ticks(s).map(|t| t.div_euclid(data::TICKS_PER_SEC))
 }
 
-fn admin_user_json(u: &User, account_id: &str) -> serde_json::Value {
+fn admin_user_json(u: &User) -> serde_json::Value {
     let created = data::iso_secs(u.created);
-    serde_json::json!({
+    let mut v = serde_json::json!({
         "id": u.id,
         "user_name": format!("{} {}", u.first, u.last),
         "first_name": u.first,
         "last_name": u.last,
         "user_status": u.status,
-        "membership_status": u.status,
+        "membership_status": u.membership,
         "email": u.email,
         "created_on": created,
         "membership_created_on": created,
         "membership_id": data::uuid(data::h(u.index, 30, 7), data::h(u.index, 31, 7)),
-        "account_id": account_id,
-    })
+    });
+    // Closed some time after creation: the modification time is not on the Admin user.
+    let closed = data::iso_secs(u.created + 86_400);
+    if u.status == "closed" {
+        v["closed_on"] = closed.clone().into();
+    }
+    if u.membership == "closed" {
+        v["membership_closed_on"] = closed.into();
+    }
+    v
+}
+
+/// The filters of one request: `(since, email)`.
+fn filters<'a>(sim: &Sim, ctx: &'a Ctx, org: &str) -> Result<(Option<i64>, Option<&'a str>), Resp> {
+    let present = |k: &str| ctx.param(k).filter(|v| !v.is_empty());
+    let account = present("account_id");
+    let email = present("email");
+    if account.is_none() && email.is_none() && present("organization_reserved_domain_id").is_none()
+    {
+        return Err(bad_request(
+            "One of 'email', 'account_id' or 'organization_reserved_domain_id' must be specified.",
+        ));
+    }
+    if let Some(a) = account {
+        if a != sim.cfg.account_id {
+            return Err(bad_request(&format!(
+                "Account '{a}' does not belong to organization '{org}'."
+            )));
+        }
+    }
+    let since = match present("last_modified_since") {
+        None => None,
+        Some(_) if account.is_none() => {
+            return Err(bad_request(
+                "'account_id' is required when 'last_modified_since' is given.",
+            ))
+        }
+        Some(s) => Some(parse_since(s).ok_or_else(|| {
+            bad_request(&format!(
+                "'last_modified_since' must be YYYY-MM-DDTHH:MM:SSZ or YYYY-MM-DD; got '{s}'."
+            ))
+        })?),
+    };
+    Ok((since, email))
 }
 
 /// `GET /management/v2/organizations/{org}/users`.
 pub(crate) fn users(sim: &Sim, ctx: &Ctx, org: &str) -> Resp {
-    if let Err(r) = oauth::authorize(sim, ctx, &["organization_read", "user_read"]) {
-        return r;
+    match page(sim, ctx, org) {
+        Ok(r) | Err(r) => r,
     }
+}
+
+fn page(sim: &Sim, ctx: &Ctx, org: &str) -> Result<Resp, Resp> {
+    oauth::authorize(sim, ctx, &["user_read"], Some(Api::Admin))?;
     if org != sim.cfg.organization_id {
-        return Resp::error(
+        return Err(error(
             404,
-            "ORGANIZATION_NOT_FOUND",
+            "organization_not_found",
             &format!("Organization '{org}' does not exist."),
-        );
+        ));
     }
-    let account = ctx.param("account_id").filter(|a| !a.is_empty());
-    if let Some(a) = account {
-        if a != sim.cfg.account_id {
-            return bad_request(&format!(
-                "Account '{a}' does not belong to organization '{org}'."
-            ));
-        }
+    let (since, email) = filters(sim, ctx, org)?;
+    let take = match ctx
+        .number("take", DEFAULT_TAKE)
+        .map_err(|m| bad_request(&m))?
+    {
+        0 => return Err(bad_request("'take' must be a positive integer; got '0'.")),
+        n => n.min(MAX_TAKE),
+    };
+    let start = ctx.number("start", 0).map_err(|m| bad_request(&m))?;
+    let knobs = sim.knobs();
+    if knobs.admin_shuffle_each_request {
+        sim.reshuffle_admin();
     }
-    let since = match ctx.param("last_modified_since").filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => {
-            if account.is_none() {
-                return bad_request(
-                    "'account_id' is required when 'last_modified_since' is given.",
-                );
-            }
-            match parse_since(s) {
-                Some(t) => Some(t),
-                None => {
-                    return bad_request(&format!(
-                    "'last_modified_since' must be YYYY-MM-DDTHH:MM:SSZ or YYYY-MM-DD; got '{s}'."
-                ))
-                }
-            }
-        }
-    };
-    let take = match ctx.param("take").filter(|s| !s.is_empty()) {
-        None => DEFAULT_TAKE,
-        Some(t) => match t.parse::<usize>() {
-            Ok(n) if n >= 1 => n.min(MAX_TAKE),
-            _ => return bad_request(&format!("'take' must be a positive integer; got '{t}'.")),
-        },
-    };
-    let start = match ctx.param("start").filter(|s| !s.is_empty()) {
-        None => 0,
-        Some(s) => match s.parse::<usize>() {
-            Ok(n) => n,
-            Err(_) => {
-                return bad_request(&format!(
-                    "'start' must be a non-negative integer; got '{s}'."
-                ))
-            }
-        },
-    };
     let all: Vec<User> = sim
         .sorted_users()
         .into_iter()
         .filter(|u| !matches!(since, Some(s) if u.modified < s))
+        .filter(|u| email.is_none_or(|e| u.email.eq_ignore_ascii_case(e)))
         .collect();
     let total = all.len();
     let page: Vec<serde_json::Value> = all
         .iter()
         .skip(start)
         .take(take)
-        .map(|u| admin_user_json(u, &sim.cfg.account_id))
+        .map(admin_user_json)
         .collect();
-    let host = ctx
-        .host()
-        .map(|h| format!("http://{h}"))
-        .unwrap_or_else(|| sim.base_url.clone());
+    let origin = match &knobs.admin_next {
+        AdminNext::Absent => None,
+        AdminNext::Relative => Some(String::new()),
+        AdminNext::Origin(base) => Some(base.clone()),
+        AdminNext::Absolute => Some(
+            ctx.host()
+                .map(|h| format!("http://{h}"))
+                .unwrap_or_else(|| sim.base_url.clone()),
+        ),
+    };
     let page_url = |start: usize| {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in &ctx.query {
@@ -115,7 +147,9 @@ pub(crate) fn users(sim: &Sim, ctx: &Ctx, org: &str) -> Resp {
         }
         q.append_pair("start", &start.to_string());
         q.append_pair("take", &take.to_string());
-        format!("{host}{}?{}", ctx.path, q.finish())
+        origin
+            .as_ref()
+            .map(|o| format!("{o}{}?{}", ctx.path, q.finish()))
     };
     let mut paging = serde_json::json!({
         "result_set_size": page.len(),
@@ -124,96 +158,17 @@ pub(crate) fn users(sim: &Sim, ctx: &Ctx, org: &str) -> Resp {
         "total_set_size": total,
     });
     if start + page.len() < total {
-        paging["next"] = page_url(start + page.len()).into();
+        if let Some(next) = page_url(start + page.len()) {
+            paging["next"] = next.into();
+        }
     }
     if start > 0 {
-        paging["previous"] = page_url(start.saturating_sub(take)).into();
-    }
-    Resp::json(200, &serde_json::json!({"users": page, "paging": paging}))
-}
-
-/// `GET /restapi/v2.1/accounts/{account}/users/{user}`.
-pub(crate) fn esign_user(sim: &Sim, ctx: &Ctx, account: &str, user_id: &str) -> Resp {
-    if let Err(r) = oauth::authorize(sim, ctx, &["signature"]) {
-        return r;
-    }
-    let not_found = || {
-        Resp::error(
-            404,
-            "USER_DOES_NOT_EXIST_IN_SYSTEM",
-            "The user does not exist in the system.",
-        )
-    };
-    if account != sim.cfg.account_id {
-        if account == sim.other_account_id {
-            return not_found();
+        if let Some(previous) = page_url(start.saturating_sub(take)) {
+            paging["previous"] = previous.into();
         }
-        return Resp::error(
-            400,
-            "INVALID_ACCOUNTID",
-            &format!("Invalid account ID '{account}'."),
-        );
     }
-    let user = super::core::lock(&sim.users)
-        .iter()
-        .find(|u| u.id.eq_ignore_ascii_case(user_id))
-        .cloned();
-    let Some(u) = user.filter(|u| sim.esign_knows(u.index)) else {
-        return not_found();
-    };
-    let status = match u.status {
-        "active" => "Active",
-        "closed" => "Closed",
-        _ => "ActivationSent",
-    };
-    let (pp_id, pp_name) = if u.admin {
-        ("14414471", "Account Administrator")
-    } else {
-        ("14414472", "DocuSign Sender")
-    };
-    let mut groups = vec![serde_json::json!({
-        "groupId": "9876543",
-        "groupName": "Everyone",
-        "groupType": "EveryoneGroup",
-    })];
-    if u.admin {
-        groups.push(serde_json::json!({
-            "groupId": "9876542",
-            "groupName": "Administrators",
-            "groupType": "AdminGroup",
-        }));
-    }
-    let created = {
-        let mut s = String::new();
-        data::write_iso_ticks(&mut s, u.created * data::TICKS_PER_SEC + 1_234_567, true);
-        s
-    };
-    Resp::json(
+    Ok(Resp::json(
         200,
-        &serde_json::json!({
-            "userId": u.id,
-            "userName": format!("{} {}", u.first, u.last),
-            "firstName": u.first,
-            "lastName": u.last,
-            "email": u.email,
-            "userType": "CompanyUser",
-            "userStatus": status,
-            "isAdmin": if u.admin { "True" } else { "False" },
-            "permissionProfileId": pp_id,
-            "permissionProfileName": pp_name,
-            "groupList": groups,
-            "userSettings": {
-                "modifiedDate": data::esign_date(u.modified),
-                "locale": "en",
-                "canManageAccount": if u.admin { "true" } else { "false" },
-                "canSendEnvelope": "true",
-                "apiAccountWideAccess": "false",
-                "enableSequentialSigningAPI": "true",
-            },
-            "createdDateTime": created,
-            "lastLogin": data::iso_secs(u.modified),
-            "uri": format!("/users/{}", u.id),
-            "sendActivationOnInvalidLogin": "false",
-        }),
-    )
+        &serde_json::json!({"users": page, "paging": paging}),
+    ))
 }

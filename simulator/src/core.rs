@@ -1,9 +1,9 @@
-//! Shared simulator state, the request context, the response type and the dispatcher.
+//! Shared simulator state: events, users, tokens, consents, knobs, limits and counters.
 
-use super::data::{self, EventCtx, User};
-use super::{limits, Faults, RateLimit, SimConfig, SimStats};
-use axum::extract::{Request, State};
-use axum::response::Response;
+use crate::data::{self, User};
+use crate::events::{self, EventCtx};
+use crate::knobs::Knobs;
+use crate::{limits, Faults, RateLimit, SimConfig, SimStats};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -31,8 +31,11 @@ pub(crate) struct Sim {
     /// Ingestion time of each event (100 ns ticks since the Unix epoch), non-decreasing.
     pub events: RwLock<Vec<i64>>,
     pub users: Mutex<Vec<User>>,
-    pub initial_users: u64,
+    /// Rotates through users for `modify_users`.
     pub modify_cursor: Mutex<usize>,
+    /// Draws of the Admin listing order so far.
+    pub shuffles: Mutex<u64>,
+    pub knobs: Mutex<Knobs>,
     pub tokens: Mutex<HashMap<String, Token>>,
     pub consents: Mutex<HashMap<String, BTreeSet<String>>>,
     pub limits: limits::Limits,
@@ -72,21 +75,43 @@ impl Sim {
                 )
             })
             .collect();
-        Sim {
+        let sim = Sim {
             other_account_id: data::uuid(data::h(cfg.seed, 1, 1), data::h(cfg.seed, 1, 2)),
-            initial_users: cfg.users as u64,
             limits: limits::Limits::new(cfg.seed),
             event_ctx,
             base_url,
             events: RwLock::new(events),
             users: Mutex::new(users),
             modify_cursor: Mutex::new(0),
+            shuffles: Mutex::new(0),
+            knobs: Mutex::new(Knobs {
+                esign_unknown_status: cfg.esign_unknown_status,
+                esign_clock_offset: cfg.esign_clock_offset,
+                esign_date_format: cfg.esign_date_format,
+                admin_next: cfg.admin_next.clone(),
+                admin_shuffle_each_request: cfg.admin_shuffle_each_request,
+                base_uri: cfg.base_uri.clone(),
+            }),
             tokens: Mutex::new(HashMap::new()),
             consents: Mutex::new(consents),
             stats: Mutex::new(SimStats::default()),
             esign_in_flight: AtomicU64::new(0),
             cfg,
-        }
+        };
+        sim.esign_forget_last(sim.cfg.esign_unknown_users);
+        sim.mark_list_users(sim.cfg.esign_list_omitted, crate::users::ListMark::Omitted);
+        sim.mark_list_users(sim.cfg.esign_list_undated, crate::users::ListMark::Undated);
+        sim
+    }
+
+    /// The knobs' current values.
+    pub(crate) fn knobs(&self) -> Knobs {
+        lock(&self.knobs).clone()
+    }
+
+    /// Change the knobs.
+    pub(crate) fn knob(&self, f: impl FnOnce(&mut Knobs)) {
+        f(&mut lock(&self.knobs));
     }
 
     pub(crate) fn events_read(&self) -> std::sync::RwLockReadGuard<'_, Vec<i64>> {
@@ -107,68 +132,7 @@ impl Sim {
 
     pub(crate) fn event_ids(&self) -> Vec<String> {
         (0..self.event_count() as u64)
-            .map(|i| data::event_id(self.cfg.seed, i))
-            .collect()
-    }
-
-    pub(crate) fn modify_users(&self, n: usize) -> Vec<String> {
-        let now = data::now_secs();
-        let mut users = lock(&self.users);
-        if users.is_empty() {
-            return Vec::new();
-        }
-        let mut cursor = lock(&self.modify_cursor);
-        let n = n.min(users.len());
-        let mut ids = Vec::with_capacity(n);
-        for _ in 0..n {
-            let i = *cursor % users.len();
-            *cursor += 1;
-            users[i].modified = now;
-            ids.push(users[i].id.clone());
-        }
-        ids
-    }
-
-    pub(crate) fn add_users(&self, n: usize) -> Vec<String> {
-        let now = data::now_secs();
-        let mut users = lock(&self.users);
-        let first = users.len() as u64;
-        (first..first + n as u64)
-            .map(|i| {
-                let u = data::make_user(self.cfg.seed, i, now, now);
-                let id = u.id.clone();
-                users.push(u);
-                id
-            })
-            .collect()
-    }
-
-    pub(crate) fn user_count(&self) -> usize {
-        lock(&self.users).len()
-    }
-
-    /// Users in listing order.
-    pub(crate) fn sorted_users(&self) -> Vec<User> {
-        let mut users = lock(&self.users).clone();
-        users.sort_by_key(|u| (u.order, u.index));
-        users
-    }
-
-    pub(crate) fn user_ids(&self) -> Vec<String> {
-        self.sorted_users().into_iter().map(|u| u.id).collect()
-    }
-
-    /// Whether eSignature knows user `index`.
-    pub(crate) fn esign_knows(&self, index: u64) -> bool {
-        let unknown = self.cfg.esign_unknown_users as u64;
-        !(index < self.initial_users && index + unknown >= self.initial_users)
-    }
-
-    pub(crate) fn esign_unknown_user_ids(&self) -> Vec<String> {
-        lock(&self.users)
-            .iter()
-            .filter(|u| !self.esign_knows(u.index))
-            .map(|u| u.id.clone())
+            .map(|i| events::event_id(self.cfg.seed, i))
             .collect()
     }
 
@@ -210,193 +174,6 @@ impl Sim {
     pub(crate) fn bump(&self, f: impl FnOnce(&mut SimStats)) {
         f(&mut lock(&self.stats));
     }
-}
-
-/// What the dispatcher knows about a request.
-pub(crate) struct Ctx {
-    pub method: axum::http::Method,
-    pub path: String,
-    pub query: Vec<(String, String)>,
-    pub headers: axum::http::HeaderMap,
-    pub body: bytes::Bytes,
-}
-
-impl Ctx {
-    /// The first value of a query parameter.
-    pub(crate) fn param(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-    /// The `Host` header (authority the client addressed).
-    pub(crate) fn host(&self) -> Option<&str> {
-        self.headers
-            .get(axum::http::header::HOST)
-            .and_then(|v| v.to_str().ok())
-    }
-    /// The bearer token, if any.
-    pub(crate) fn bearer(&self) -> Option<&str> {
-        let v = self
-            .headers
-            .get(axum::http::header::AUTHORIZATION)?
-            .to_str()
-            .ok()?;
-        let (scheme, token) = v.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-    }
-}
-
-/// A response before headers common to all answers are added.
-pub(crate) struct Resp {
-    pub status: u16,
-    pub body: Vec<u8>,
-    pub content_type: &'static str,
-    pub headers: Vec<(&'static str, String)>,
-}
-
-impl Resp {
-    pub(crate) fn json(status: u16, v: &serde_json::Value) -> Resp {
-        Resp::raw_json(status, v.to_string().into_bytes())
-    }
-    pub(crate) fn raw_json(status: u16, body: Vec<u8>) -> Resp {
-        Resp {
-            status,
-            body,
-            content_type: "application/json; charset=utf-8",
-            headers: Vec::new(),
-        }
-    }
-    /// `{"errorCode","message"}` as the Docusign REST APIs answer.
-    pub(crate) fn error(status: u16, code: &str, message: &str) -> Resp {
-        Resp::json(
-            status,
-            &serde_json::json!({"errorCode": code, "message": message}),
-        )
-    }
-    /// `{"error","error_description"}` as the OAuth server answers.
-    pub(crate) fn oauth_error(error: &str, description: Option<&str>) -> Resp {
-        let v = match description {
-            Some(d) => serde_json::json!({"error": error, "error_description": d}),
-            None => serde_json::json!({"error": error}),
-        };
-        Resp::json(400, &v)
-    }
-}
-
-/// Endpoint kinds, as counted in [`SimStats::requests`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Token,
-    UserInfo,
-    Auth,
-    Monitor,
-    MonitorV1(String),
-    AdminUsers(String),
-    EsignUser(String, String),
-    Control,
-    NotFound,
-}
-
-impl Kind {
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            Kind::Token => "token",
-            Kind::UserInfo => "userinfo",
-            Kind::Auth => "auth",
-            Kind::Monitor => "monitor",
-            Kind::MonitorV1(_) => "monitor_v1",
-            Kind::AdminUsers(_) => "admin_users",
-            Kind::EsignUser(..) => "esign_user",
-            Kind::Control => "control",
-            Kind::NotFound => "not_found",
-        }
-    }
-
-    fn classify(method: &axum::http::Method, path: &str) -> Kind {
-        use axum::http::Method;
-        let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let get = method == Method::GET;
-        match segs.as_slice() {
-            ["oauth", "token"] if method == Method::POST => Kind::Token,
-            ["oauth", "userinfo"] if get => Kind::UserInfo,
-            ["oauth", "auth"] if get => Kind::Auth,
-            ["api", "v2.0", "datasets", "monitor", "stream"] if get => Kind::Monitor,
-            ["v1", "organizations", org, "stream"] if get => Kind::MonitorV1(org.to_string()),
-            ["management", "v2", "organizations", org, "users"] if get => {
-                Kind::AdminUsers(org.to_string())
-            }
-            ["restapi", "v2.1", "accounts", acc, "users", user] if get => {
-                Kind::EsignUser(acc.to_string(), user.to_string())
-            }
-            ["_sim", ..] => Kind::Control,
-            _ => Kind::NotFound,
-        }
-    }
-}
-
-/// The single handler: routes by path, applies limits and faults, adds common headers.
-pub(crate) async fn handle(State(sim): State<Arc<Sim>>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, 4 << 20)
-        .await
-        .unwrap_or_default();
-    let query = parts
-        .uri
-        .query()
-        .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .unwrap_or_default();
-    let ctx = Ctx {
-        method: parts.method,
-        path: parts.uri.path().to_string(),
-        query,
-        headers: parts.headers,
-        body,
-    };
-    let kind = Kind::classify(&ctx.method, &ctx.path);
-    let resp = match &kind {
-        Kind::Token => super::oauth::token(&sim, &ctx),
-        Kind::UserInfo => super::oauth::userinfo(&sim, &ctx),
-        Kind::Auth => super::oauth::auth(&sim, &ctx),
-        Kind::Control => super::control::handle(&sim, &ctx),
-        Kind::NotFound => Resp::error(404, "RESOURCE_NOT_FOUND", "No such endpoint."),
-        _ => limits::api(&sim, &kind, &ctx).await,
-    };
-    sim.bump(|s| {
-        *s.requests.entry(kind.name().to_string()).or_default() += 1;
-        if kind != Kind::Control {
-            *s.statuses.entry(resp.status).or_default() += 1;
-        }
-        if resp.status == 429 {
-            s.rate_limited += 1;
-        }
-    });
-    into_response(resp)
-}
-
-fn into_response(r: Resp) -> Response {
-    let mut b = Response::builder()
-        .status(r.status)
-        .header("Content-Type", r.content_type)
-        .header("X-DocuSign-TraceToken", trace_token());
-    for (k, v) in r.headers {
-        b = b.header(k, v);
-    }
-    b.body(axum::body::Body::from(r.body)).unwrap_or_else(|_| {
-        let mut resp = Response::new(axum::body::Body::from("response build error"));
-        *resp.status_mut() = axum::http::StatusCode::INTERNAL_SERVER_ERROR;
-        resp
-    })
-}
-
-fn trace_token() -> String {
-    use rand::Rng;
-    let mut r = rand::thread_rng();
-    data::uuid(r.gen(), r.gen())
 }
 
 /// Append events continuously at `per_sec`.

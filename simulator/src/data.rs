@@ -1,5 +1,6 @@
-//! Deterministic data: hashing, time formats, customer events rendered on demand, users.
+//! Deterministic data: hashing, time formats, users.
 
+use crate::knobs::EsignDateFormat;
 use std::fmt::Write as _;
 
 /// 100 ns ticks per second.
@@ -83,6 +84,26 @@ pub(crate) fn esign_date(secs: i64) -> String {
     )
 }
 
+/// eSignature's `modifiedDate` for the true time `secs` (UTC), rendered `offset` seconds off UTC.
+pub(crate) fn esign_modified_date(secs: i64, offset: i64, format: EsignDateFormat) -> String {
+    let wall = secs.saturating_add(offset);
+    match format {
+        EsignDateFormat::Us => esign_date(wall),
+        EsignDateFormat::Iso8601NoZone => datetime(wall).format("%Y-%m-%dT%H:%M:%S").to_string(),
+        EsignDateFormat::Iso8601 => {
+            let mut s = datetime(wall).format("%Y-%m-%dT%H:%M:%S").to_string();
+            if offset == 0 {
+                s.push('Z');
+            } else {
+                let sign = if offset < 0 { '-' } else { '+' };
+                let abs = offset.unsigned_abs();
+                let _ = write!(s, "{sign}{:02}:{:02}", abs / 3600, abs % 3600 / 60);
+            }
+            s
+        }
+    }
+}
+
 /// Parse an RFC 3339 / ISO 8601 time (with zone, or without one meaning UTC; or a bare date) to ticks.
 pub(crate) fn parse_iso_ticks(s: &str) -> Option<i64> {
     let s = s.trim();
@@ -101,141 +122,9 @@ pub(crate) fn parse_iso_ticks(s: &str) -> Option<i64> {
     Some(to_ticks(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp(), 0))
 }
 
-/// Fixed fields shared by every event, already JSON-escaped (quotes included).
-pub(crate) struct EventCtx {
-    pub seed: u64,
-    pub account_id: String,
-    pub organization_id: String,
-    pub integrator_key: String,
-    /// Users at start, for `userId`.
-    pub users: u64,
-}
-
-impl EventCtx {
-    pub(crate) fn new(seed: u64, account: &str, org: &str, ik: &str, users: u64) -> Self {
-        let q = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string());
-        EventCtx {
-            seed,
-            account_id: q(account),
-            organization_id: q(org),
-            integrator_key: q(ik),
-            users,
-        }
-    }
-}
-
-/// The id of event `index`.
-pub(crate) fn event_id(seed: u64, index: u64) -> String {
-    uuid(h(seed, 10, index), h(seed, 11, index))
-}
-
 /// The id of user `index`.
 pub(crate) fn user_id(seed: u64, index: u64) -> String {
     uuid(h(seed, 20, index), h(seed, 21, index))
-}
-
-const LOCATIONS: &[(f64, f64, &str, &str, &str)] = &[
-    (47.6062, -122.3321, "US", "WA", "Seattle"),
-    (37.7749, -122.4194, "US", "CA", "San Francisco"),
-    (40.7128, -74.006, "US", "NY", "New York"),
-    (51.5072, -0.1276, "GB", "ENG", "London"),
-    (48.8566, 2.3522, "FR", "IDF", "Paris"),
-    (-33.8688, 151.2093, "AU", "NSW", "Sydney"),
-    (50.1109, 8.6821, "DE", "HE", "Frankfurt am Main"),
-];
-
-const AGENTS: &[&str] = &[
-    "",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
-    "DocuSign-Java-SDK/4.3.0",
-    "python-requests/2.31.0",
-];
-
-/// (object, action, property, field, result)
-const KINDS: &[(&str, &str, &str, &str, &str)] = &[
-    ("Account", "UserAdded", "", "", ""),
-    ("User", "Login", "", "", "Success"),
-    ("User", "Login", "", "", "Failure"),
-    ("Envelope", "EnvelopeSent", "", "", ""),
-    (
-        "Account",
-        "PermissionProfileChanged",
-        "PermissionProfile",
-        "CanSendEnvelope",
-        "",
-    ),
-    (
-        "Account",
-        "AccountSettingChanged",
-        "Setting",
-        "EnableSigningExtension",
-        "",
-    ),
-    ("User", "PasswordChanged", "", "", "Success"),
-    ("Envelope", "EnvelopeVoided", "", "", ""),
-    ("Account", "UserClosed", "", "", ""),
-    ("Integration", "IntegratorKeyAdded", "", "", ""),
-];
-
-/// Render event `index` (ingested at `ingest` ticks) as one JSON object appended to `out`.
-pub(crate) fn render_event(out: &mut String, ctx: &EventCtx, index: u64, ingest: i64) {
-    let r = |d: u64| h(ctx.seed, 100 + d, index);
-    let offset = (r(0) % (300 * TICKS_PER_SEC as u64)) as i64;
-    out.push_str("{\"timestamp\":\"");
-    write_iso_ticks(out, ingest - offset, r(1) % 11 != 0);
-    let _ = write!(out, "\",\"eventId\":\"{}\"", event_id(ctx.seed, index));
-    let user = user_id(ctx.seed, r(2) % ctx.users.max(1));
-    let _ = write!(
-        out,
-        ",\"site\":\"DEMO\",\"accountId\":{},\"organizationId\":{},\"userId\":\"{}\"",
-        ctx.account_id, ctx.organization_id, user
-    );
-    let agent = AGENTS[(r(3) % AGENTS.len() as u64) as usize];
-    let ip = r(4);
-    let _ = write!(
-        out,
-        ",\"integratorKey\":{},\"userAgent\":\"{}\",\"ipAddress\":\"{}.{}.{}.{}\"",
-        ctx.integrator_key,
-        agent,
-        (ip >> 24) % 223 + 1,
-        (ip >> 16) & 0xFF,
-        (ip >> 8) & 0xFF,
-        ip % 254 + 1
-    );
-    let (lat, lon, country, state, city) = LOCATIONS[(r(5) % LOCATIONS.len() as u64) as usize];
-    let _ = write!(
-        out,
-        ",\"ipAddressLocation\":{{\"latitude\":{lat},\"longitude\":{lon},\"country\":\"{country}\",\"state\":\"{state}\",\"city\":\"{city}\"}}"
-    );
-    let (object, action, property, field, result) = KINDS[(r(6) % KINDS.len() as u64) as usize];
-    let source = ["API", "Web", "Mobile"][(r(7) % 3) as usize];
-    let _ = write!(
-        out,
-        ",\"object\":\"{object}\",\"action\":\"{action}\",\"property\":\"{property}\",\"field\":\"{field}\",\"result\":\"{result}\",\"source\":\"{source}\",\"data\":{{"
-    );
-    let other = uuid(r(8), r(9));
-    match action {
-        "UserAdded" | "UserClosed" => {
-            let _ = write!(
-                out,
-                "\"AffectedUserId\":\"{other}\",\"PermissionProfileId\":\"{}\"",
-                14_414_470 + r(10) % 10
-            );
-        }
-        "EnvelopeSent" | "EnvelopeVoided" => {
-            let _ = write!(out, "\"EnvelopeId\":\"{other}\"");
-        }
-        "PermissionProfileChanged" | "AccountSettingChanged" => {
-            let old = r(10) % 2 == 0;
-            let _ = write!(out, "\"OldValue\":\"{old}\",\"NewValue\":\"{}\"", !old);
-        }
-        "Login" => {
-            let _ = write!(out, "\"LoginType\":\"Password\",\"SessionId\":\"{other}\"");
-        }
-        _ => {}
-    }
-    out.push_str("}}");
 }
 
 /// One Admin / eSignature user.
@@ -246,13 +135,22 @@ pub(crate) struct User {
     pub first: String,
     pub last: String,
     pub email: String,
-    /// Admin `user_status`.
+    /// Admin `user_status`: active, created or closed.
     pub status: &'static str,
+    /// Admin `membership_status` (the account membership): activation_required, activation_sent,
+    /// active, closed or disabled; eSignature's `userStatus` follows it.
+    pub membership: &'static str,
     pub created: i64,
     pub modified: i64,
-    /// Stable pseudo-random listing order.
+    /// Pseudo-random listing order (redrawn by a reshuffle).
     pub order: u64,
     pub admin: bool,
+    /// eSignature does not know this user.
+    pub esign_unknown: bool,
+    /// Users:list leaves this user out.
+    pub list_omitted: bool,
+    /// Users:list gives this user without `userSettings.modifiedDate`.
+    pub list_undated: bool,
 }
 
 const FIRST: &[&str] = &[
@@ -274,10 +172,12 @@ pub(crate) fn make_user(seed: u64, index: u64, created: i64, modified: i64) -> U
         last.to_lowercase(),
         index
     );
-    let status = match r(2) % 10 {
-        0 => "closed",
-        1 => "pending",
-        _ => "active",
+    let (status, membership) = match r(2) % 20 {
+        0 | 1 => ("closed", "closed"),
+        2 => ("created", "activation_required"),
+        3 => ("created", "activation_sent"),
+        4 => ("active", "disabled"),
+        _ => ("active", "active"),
     };
     User {
         index,
@@ -286,10 +186,14 @@ pub(crate) fn make_user(seed: u64, index: u64, created: i64, modified: i64) -> U
         last,
         email,
         status,
+        membership,
         created,
         modified,
         order: r(3),
         admin: r(4) % 5 == 0,
+        esign_unknown: false,
+        list_omitted: false,
+        list_undated: false,
     }
 }
 
@@ -326,17 +230,28 @@ mod tests {
     }
 
     #[test]
-    fn events_render_as_valid_json() {
-        let ctx = EventCtx::new(7, "acc\"ount", "org", "ik", 10);
-        let mut s = String::new();
-        for i in 0..50 {
-            s.clear();
-            render_event(&mut s, &ctx, i, 17_000_000_000_000_000);
-            let v: serde_json::Value = serde_json::from_str(&s).unwrap_or_default();
-            assert_eq!(v["eventId"], event_id(7, i));
-            assert_eq!(v["accountId"], "acc\"ount");
-            assert!(v["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
-        }
+    fn modified_date_offsets_and_forms() {
+        let secs = chrono::DateTime::parse_from_rfc3339("2026-03-12T15:17:20Z")
+            .map(|d| d.timestamp())
+            .unwrap_or(0);
+        let behind = -8 * 3600;
+        let f = |offset, format| esign_modified_date(secs, offset, format);
+        assert_eq!(f(0, EsignDateFormat::Us), "3/12/2026 3:17:20 PM");
+        assert_eq!(f(behind, EsignDateFormat::Us), "3/12/2026 7:17:20 AM");
+        assert_eq!(f(8 * 3600, EsignDateFormat::Us), "3/12/2026 11:17:20 PM");
+        assert_eq!(f(0, EsignDateFormat::Iso8601), "2026-03-12T15:17:20Z");
+        assert_eq!(
+            f(behind, EsignDateFormat::Iso8601),
+            "2026-03-12T07:17:20-08:00"
+        );
+        assert_eq!(
+            f(5 * 3600 + 1800, EsignDateFormat::Iso8601),
+            "2026-03-12T20:47:20+05:30"
+        );
+        assert_eq!(
+            f(behind, EsignDateFormat::Iso8601NoZone),
+            "2026-03-12T07:17:20"
+        );
     }
 
     #[test]

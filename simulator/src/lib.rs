@@ -5,9 +5,13 @@
 //! One axum server serves everything on one address:
 //! - `POST /oauth/token`, `GET /oauth/userinfo`, `GET /oauth/auth` (OAuth host);
 //! - `GET /api/v2.0/datasets/monitor/stream` and `GET /v1/organizations/{org}/stream` (Monitor);
-//! - `GET /management/v2/organizations/{org}/users` (Admin);
-//! - `GET /restapi/v2.1/accounts/{account}/users/{user}` (eSignature);
+//! - `GET /management/v2/organizations/{org}/users` (Admin; `/Management/…`, the spec's base path, too);
+//! - `GET /restapi/v2.1/accounts/{account}/users/{user}` and `GET /restapi/v2.1/accounts/{account}/users`
+//!   (eSignature: one user, Users:list);
 //! - `/_sim/…` control endpoints (see [`control`]) for the standalone `simulate` command.
+//!
+//! Answers follow Docusign's OpenAPI specifications and official SDK models (checked by
+//! `simulator/sdk-conformance/run.sh`); [`knobs`] choose among the answers the specs allow.
 //!
 //! Monitor cursors: an empty cursor means "seven days ago"; the answer's `endCursor` is then an opaque
 //! cursor for the position reached (also when no event was returned). When no event follows the cursor
@@ -20,7 +24,12 @@ mod admin;
 mod control;
 mod core;
 mod data;
+mod esign;
+mod events;
+mod handle;
+mod http;
 mod keys;
+pub mod knobs;
 mod limits;
 mod monitor;
 mod oauth;
@@ -28,14 +37,21 @@ mod standalone;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_admin;
+#[cfg(test)]
 mod tests_api;
+#[cfg(test)]
+mod tests_esign;
+#[cfg(test)]
+mod tests_knobs;
+mod users;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
+pub use handle::SimHandle;
 pub use keys::generate_key_pair;
+pub use knobs::{AdminNext, Api, EsignDateFormat};
 pub use standalone::{run_standalone, StandaloneOptions};
 
 /// Every scope the simulator knows; `run_standalone` pre-grants them all.
@@ -76,8 +92,28 @@ pub struct SimConfig {
     pub live_events_per_sec: f64,
     /// Admin users at start (issue: audit users).
     pub users: usize,
-    /// The last `esign_unknown_users` users created at start are unknown to eSignature (404).
+    /// The last `esign_unknown_users` users created at start are unknown to eSignature: it answers
+    /// `esign_unknown_status` with `USER_DOES_NOT_EXIST_IN_SYSTEM`, and Users:list leaves them out.
     pub esign_unknown_users: usize,
+    /// Status for a user eSignature does not know: 400 (the spec, default) or 404 (behind some gateways).
+    pub esign_unknown_status: u16,
+    /// Seconds added to the true (UTC) modification time in eSignature's `modifiedDate`:
+    /// `-8 * 3600` renders dates 8 hours behind UTC, `8 * 3600` ahead.
+    pub esign_clock_offset: i64,
+    /// The form of eSignature's `modifiedDate`.
+    pub esign_date_format: EsignDateFormat,
+    /// Users (spread over the listing) that Users:list leaves out though eSignature knows them singly.
+    pub esign_list_omitted: usize,
+    /// Users (spread over the listing, none of the omitted ones) that Users:list gives without
+    /// `userSettings.modifiedDate`.
+    pub esign_list_undated: usize,
+    /// `paging.next` of Admin pages.
+    pub admin_next: AdminNext,
+    /// Draw a new Admin listing order before every Admin request (the same URL then holds other users).
+    pub admin_shuffle_each_request: bool,
+    /// The `base_uri` userinfo gives every account (`None`: the simulator's own URL). Any string,
+    /// also one that is not a URL.
+    pub base_uri: Option<String>,
     /// Lifetime of issued access tokens.
     pub token_lifetime: Duration,
     /// Seed for generated data.
@@ -95,6 +131,14 @@ impl Default for SimConfig {
             live_events_per_sec: 0.0,
             users: 0,
             esign_unknown_users: 0,
+            esign_unknown_status: 400,
+            esign_clock_offset: 0,
+            esign_date_format: EsignDateFormat::Us,
+            esign_list_omitted: 0,
+            esign_list_undated: 0,
+            admin_next: AdminNext::Absolute,
+            admin_shuffle_each_request: false,
+            base_uri: None,
             token_lifetime: Duration::from_secs(3600),
             seed: 42,
         }
@@ -135,20 +179,24 @@ pub struct SimStats {
     /// Token requests answered with an error.
     pub token_errors: u64,
     /// Requests per endpoint kind: `token`, `userinfo`, `auth`, `monitor`, `monitor_v1`,
-    /// `admin_users`, `esign_user`, `control`, `not_found`.
+    /// `admin_users`, `esign_user`, `esign_list`, `control`, `not_found`.
     pub requests: BTreeMap<String, u64>,
     /// Responses by HTTP status (control endpoints excluded).
     pub statuses: BTreeMap<u16, u64>,
     /// 429 answers sent (rate limit or injected).
     pub rate_limited: u64,
-    /// eSignature user requests.
+    /// eSignature single-user requests (`GET …/users/{user}`).
     pub esign_requests: u64,
+    /// eSignature Users:list requests (`GET …/users`), not counted in `esign_requests`.
+    pub esign_list: u64,
     /// The most eSignature requests in flight at once.
     pub esign_max_in_flight: u64,
     /// Events returned in 200 answers (Monitor v2 and v1), counting repeats.
     pub events_served: u64,
-    /// Injected error answers (random or `fail_next`).
+    /// Injected error answers (random, `fail_next` or `fail_next_on`).
     pub faults_injected: u64,
+    /// 200 answers whose body was replaced by `garble_next`.
+    pub garbled: u64,
     /// Truncated bodies sent.
     pub truncated: u64,
 }
@@ -161,148 +209,5 @@ impl SimStats {
     /// Responses with one status (0 when none).
     pub fn status_count(&self, status: u16) -> u64 {
         self.statuses.get(&status).copied().unwrap_or(0)
-    }
-}
-
-/// A running simulator. Dropping it stops the server.
-pub struct SimHandle {
-    sim: Arc<core::Sim>,
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl SimHandle {
-    /// Start the simulator on `listen` (use port 0 for any free port).
-    pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<SimHandle> {
-        let listener = tokio::net::TcpListener::bind(listen).await?;
-        let mut addr = listener.local_addr()?;
-        if addr.ip().is_unspecified() {
-            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
-        let live = config.live_events_per_sec;
-        let sim = Arc::new(core::Sim::new(config, format!("http://{addr}")));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let app = axum::Router::new()
-            .fallback(core::handle)
-            .with_state(sim.clone());
-        let server = tokio::spawn(async move {
-            let result = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-            if let Err(e) = result {
-                tracing::error!(error = %e, "simulator server stopped");
-            }
-        });
-        let mut tasks = vec![server];
-        if live > 0.0 && live.is_finite() {
-            tasks.push(tokio::spawn(core::live_events(sim.clone(), live)));
-        }
-        Ok(SimHandle {
-            sim,
-            addr,
-            stop: Some(tx),
-            tasks,
-        })
-    }
-    /// `http://127.0.0.1:PORT`: the OAuth, Monitor and eSignature base URL.
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-    /// `{base_url}/management`: the Admin API base URL.
-    pub fn admin_url(&self) -> String {
-        format!("{}/management", self.base_url())
-    }
-    /// The address the server listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-    /// The aud claim the OAuth endpoint expects (`127.0.0.1:PORT`; `localhost:PORT` works too).
-    pub fn audience(&self) -> String {
-        self.addr.to_string()
-    }
-    /// Append `n` new customer events (ingested now).
-    pub fn append_events(&self, n: usize) {
-        self.sim.append_events(n);
-    }
-    /// Number of customer events held (backlog plus appended).
-    pub fn event_count(&self) -> usize {
-        self.sim.event_count()
-    }
-    /// Every event id, in ingestion order (the order the stream serves them).
-    pub fn event_ids(&self) -> Vec<String> {
-        self.sim.event_ids()
-    }
-    /// Set `n` users' modification time to now (rotating through users); returns their ids.
-    pub fn modify_users(&self, n: usize) -> Vec<String> {
-        self.sim.modify_users(n)
-    }
-    /// Add `n` users created and modified now; returns their ids.
-    pub fn add_users(&self, n: usize) -> Vec<String> {
-        self.sim.add_users(n)
-    }
-    /// Number of Admin users.
-    pub fn user_count(&self) -> usize {
-        self.sim.user_count()
-    }
-    /// Every Admin user id, in the order the Admin API lists them.
-    pub fn user_ids(&self) -> Vec<String> {
-        self.sim.user_ids()
-    }
-    /// Ids of the users eSignature answers 404 for.
-    pub fn esign_unknown_user_ids(&self) -> Vec<String> {
-        self.sim.esign_unknown_user_ids()
-    }
-    /// Replace the consented scopes of a client (`integration_key`).
-    pub fn set_consent(&self, integration_key: &str, scopes: &[&str]) {
-        self.sim.set_consent(
-            integration_key,
-            scopes.iter().map(|s| s.to_string()).collect(),
-        );
-    }
-    /// Every token issued so far answers 401 from now on.
-    pub fn revoke_tokens(&self) {
-        self.sim.revoke_tokens();
-    }
-    /// Set or clear the rate limit (counts every non-OAuth API call).
-    pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
-        self.sim.set_rate_limit(limit);
-    }
-    /// Set the random faults on data endpoints.
-    pub fn set_faults(&self, faults: Faults) {
-        self.sim.set_faults(faults);
-    }
-    /// The next `n` data requests fail with `status`.
-    /// The next `n` data requests answer only after `delay` (slow answers, timeouts).
-    pub fn delay_next(&self, n: usize, delay: Duration) {
-        self.sim.delay_next(n, delay);
-    }
-
-    pub fn fail_next(&self, n: usize, status: u16) {
-        self.sim.fail_next(n, status);
-    }
-    /// A snapshot of the counters.
-    pub fn stats(&self) -> SimStats {
-        self.sim.stats()
-    }
-    /// Stop the server and the live-event task.
-    pub fn shutdown(mut self) {
-        self.stop_all();
-    }
-    fn stop_all(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        for t in self.tasks.drain(..) {
-            t.abort();
-        }
-    }
-}
-
-impl Drop for SimHandle {
-    fn drop(&mut self) {
-        self.stop_all();
     }
 }

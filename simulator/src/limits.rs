@@ -1,9 +1,11 @@
 //! Rate limits, injected faults, and the common path of every data API request.
 
-use super::core::{lock, Ctx, Kind, Resp, Sim};
-use super::{Faults, RateLimit};
+use crate::core::{lock, Sim};
+use crate::http::{Ctx, Kind, Resp};
+use crate::knobs::Api;
+use crate::{Faults, RateLimit};
 use rand::{Rng, SeedableRng};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -39,9 +41,19 @@ struct RateState {
     burst: Counter,
 }
 
+/// A one-shot answer queued for one API.
+#[derive(Debug, Clone)]
+enum Injection {
+    /// Fail with this status.
+    Status(u16),
+    /// A 200 with this body instead of the expected JSON.
+    Body(String),
+}
+
 struct FaultState {
     faults: Faults,
     next: VecDeque<u16>,
+    per_api: HashMap<Api, VecDeque<Injection>>,
     rng: rand::rngs::StdRng,
     /// One-shot delays for the next requests (slow answers), before `faults.delay`.
     slow_next: VecDeque<Duration>,
@@ -64,6 +76,7 @@ impl Limits {
             faults: Mutex::new(FaultState {
                 faults: Faults::default(),
                 next: VecDeque::new(),
+                per_api: HashMap::new(),
                 slow_next: VecDeque::new(),
                 rng: rand::rngs::StdRng::seed_from_u64(seed ^ 0xFA17),
             }),
@@ -88,6 +101,20 @@ impl Limits {
         }
     }
 
+    pub(crate) fn fail_next_on(&self, api: Api, n: usize, status: u16) {
+        self.queue(api, n, Injection::Status(status));
+    }
+
+    pub(crate) fn garble_next(&self, api: Api, n: usize, body: &str) {
+        self.queue(api, n, Injection::Body(body.to_string()));
+    }
+
+    fn queue(&self, api: Api, n: usize, what: Injection) {
+        let mut f = lock(&self.faults);
+        let q = f.per_api.entry(api).or_default();
+        q.extend(std::iter::repeat_n(what, n));
+    }
+
     pub(crate) fn delay_next(&self, n: usize, delay: Duration) {
         let mut f = lock(&self.faults);
         for _ in 0..n {
@@ -95,8 +122,8 @@ impl Limits {
         }
     }
 
-    /// Count one call; returns whether it is allowed, and the headers to send.
-    fn count(&self) -> (Option<Resp>, Vec<(&'static str, String)>) {
+    /// Count one call of `api`; returns whether it is allowed, and the headers to send.
+    fn count(&self, api: Option<Api>) -> (Option<Resp>, Vec<(&'static str, String)>) {
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
@@ -131,9 +158,10 @@ impl Limits {
         ];
         let refusal = refused.then(|| {
             if over_hour {
-                rate_limited_body(l.limit)
+                rate_limited(api, l.limit)
             } else {
-                Resp::error(
+                Resp::api_error(
+                    api,
                     429,
                     "BURST_APIINVOCATION_LIMIT_EXCEEDED",
                     &format!(
@@ -146,22 +174,14 @@ impl Limits {
         (refusal, headers)
     }
 
-    /// An injected error status for this request, if any.
-    fn injected(&self) -> Option<u16> {
+    /// An injected answer for this request of `api`, if any: per-API queue, then `fail_next`, then
+    /// the random error rate.
+    fn injected(&self, api: Option<Api>) -> Option<Injection> {
         let mut f = lock(&self.faults);
-        if let Some(s) = f.next.pop_front() {
-            return Some(s);
+        if let Some(i) = api.and_then(|a| f.per_api.get_mut(&a)?.pop_front()) {
+            return Some(i);
         }
-        let rate = f.faults.error_rate;
-        if rate > 0.0 && f.rng.gen_bool(rate.clamp(0.0, 1.0)) {
-            let statuses = f.faults.error_statuses.clone();
-            if statuses.is_empty() {
-                return Some(500);
-            }
-            let i = f.rng.gen_range(0..statuses.len());
-            return Some(statuses[i]);
-        }
-        None
+        random_or_next(&mut f).map(Injection::Status)
     }
 
     fn delay(&self) -> Duration {
@@ -179,9 +199,27 @@ impl Limits {
     }
 }
 
-/// The 429 body Docusign sends when the hourly budget is spent.
-pub(crate) fn rate_limited_body(limit: u32) -> Resp {
-    Resp::error(
+/// `fail_next`, then the random error rate.
+fn random_or_next(f: &mut FaultState) -> Option<u16> {
+    if let Some(s) = f.next.pop_front() {
+        return Some(s);
+    }
+    let rate = f.faults.error_rate;
+    if rate > 0.0 && f.rng.gen_bool(rate.clamp(0.0, 1.0)) {
+        let statuses = f.faults.error_statuses.clone();
+        if statuses.is_empty() {
+            return Some(500);
+        }
+        let i = f.rng.gen_range(0..statuses.len());
+        return Some(statuses[i]);
+    }
+    None
+}
+
+/// The 429 body Docusign sends when the hourly budget is spent (in `api`'s error shape).
+pub(crate) fn rate_limited(api: Option<Api>, limit: u32) -> Resp {
+    Resp::api_error(
+        api,
         429,
         "HOURLY_APIINVOCATION_LIMIT_EXCEEDED",
         &format!(
@@ -190,24 +228,35 @@ pub(crate) fn rate_limited_body(limit: u32) -> Resp {
     )
 }
 
-fn injected_error(status: u16) -> Resp {
-    match status {
-        429 => rate_limited_body(3000),
-        401 => Resp::error(
-            401,
+fn injected_error(api: Option<Api>, status: u16) -> Resp {
+    let (code, message) = match status {
+        429 => return rate_limited(api, 3000),
+        401 => (
             "AUTHORIZATION_INVALID_TOKEN",
             "The access token provided is expired, revoked or malformed.",
         ),
-        503 => Resp::error(
-            503,
+        503 => (
             "SERVICE_UNAVAILABLE",
             "The service is temporarily unavailable.",
         ),
-        s => Resp::error(
-            s,
+        _ => (
             "UNSPECIFIED_ERROR",
             "An unexpected error occurred while processing the request.",
         ),
+    };
+    Resp::api_error(api, status, code, message)
+}
+
+/// A 200 whose body is not the expected JSON.
+fn garbled(body: String) -> Resp {
+    let html = body.trim_start().starts_with('<');
+    Resp {
+        content_type: if html {
+            "text/html; charset=utf-8"
+        } else {
+            "application/json; charset=utf-8"
+        },
+        ..Resp::raw_json(200, body.into_bytes())
     }
 }
 
@@ -230,24 +279,37 @@ pub(crate) async fn api(sim: &Sim, kind: &Kind, ctx: &Ctx) -> Resp {
         });
         Some(InFlight(sim))
     } else {
+        if let Kind::EsignList(_) = kind {
+            sim.bump(|s| s.esign_list += 1);
+        }
         None
     };
-    let (refusal, headers) = sim.limits.count();
+    let api = kind.api();
+    let (refusal, headers) = sim.limits.count(api);
     let mut resp = if let Some(r) = refusal {
         r
-    } else if let Some(status) = sim.limits.injected() {
-        sim.bump(|s| s.faults_injected += 1);
-        injected_error(status)
+    } else if let Some(injection) = sim.limits.injected(api) {
+        match injection {
+            Injection::Status(status) => {
+                sim.bump(|s| s.faults_injected += 1);
+                injected_error(api, status)
+            }
+            Injection::Body(body) => {
+                sim.bump(|s| s.garbled += 1);
+                garbled(body)
+            }
+        }
     } else {
         let delay = sim.limits.delay();
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
         let mut r = match kind {
-            Kind::Monitor => super::monitor::stream(sim, ctx, None),
-            Kind::MonitorV1(org) => super::monitor::stream(sim, ctx, Some(org)),
-            Kind::AdminUsers(org) => super::admin::users(sim, ctx, org),
-            Kind::EsignUser(acc, user) => super::admin::esign_user(sim, ctx, acc, user),
+            Kind::Monitor => crate::monitor::stream(sim, ctx, None),
+            Kind::MonitorV1(org) => crate::monitor::stream(sim, ctx, Some(org)),
+            Kind::AdminUsers(org) => crate::admin::users(sim, ctx, org),
+            Kind::EsignUser(acc, user) => crate::esign::user(sim, ctx, acc, user),
+            Kind::EsignList(acc) => crate::esign::list(sim, ctx, acc),
             _ => Resp::error(404, "RESOURCE_NOT_FOUND", "No such endpoint."),
         };
         if r.status == 200 && sim.limits.truncate() {

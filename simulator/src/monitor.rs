@@ -1,12 +1,15 @@
-//! Monitor API: `GET /api/v2.0/datasets/monitor/stream` and `GET /v1/organizations/{org}/stream`.
+//! Monitor API: `GET /api/v2.0/datasets/monitor/stream` and `GET /v1/organizations/{org}/stream`
+//! (the newer endpoint: events under `resultData`, with the flattened fields of `StreamingEventRow`).
 //!
 //! A cursor is a position in the ingestion-ordered event list. Opaque cursors read
 //! `aa_<net ticks>_<net ticks>_<position>`, where the ticks are the .NET ingestion time of the event
 //! just before the position (0 at position 0); the simulator rejects one whose ticks do not match.
 
-use super::core::{Ctx, Resp, Sim};
-use super::data::{self, NET_EPOCH_TICKS, TICKS_PER_SEC};
-use super::oauth;
+use crate::core::Sim;
+use crate::data::{self, NET_EPOCH_TICKS, TICKS_PER_SEC};
+use crate::http::{Ctx, Resp};
+use crate::knobs::Api;
+use crate::{events, oauth};
 
 const DEFAULT_LIMIT: usize = 1000;
 const MAX_LIMIT: usize = 2000;
@@ -42,7 +45,12 @@ fn bad_request(message: &str) -> Resp {
 
 /// Serve one page; `org` is `Some` for the v1 endpoint (events under `resultData`).
 pub(crate) fn stream(sim: &Sim, ctx: &Ctx, org: Option<&str>) -> Resp {
-    if let Err(r) = oauth::authorize(sim, ctx, &["signature", "impersonation"]) {
+    if let Err(r) = oauth::authorize(
+        sim,
+        ctx,
+        &["signature", "impersonation"],
+        Some(Api::Monitor),
+    ) {
         return r;
     }
     if let Some(org) = org {
@@ -96,7 +104,8 @@ pub(crate) fn stream(sim: &Sim, ctx: &Ctx, org: Option<&str>) -> Resp {
         if i > 0 {
             body.push(',');
         }
-        data::render_event(&mut body, &sim.event_ctx, (start + i) as u64, *ingest);
+        let index = (start + i) as u64;
+        events::render_event(&mut body, &sim.event_ctx, index, *ingest, org.is_some());
     }
     body.push_str("]}");
     drop(events);

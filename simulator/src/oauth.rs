@@ -1,7 +1,9 @@
 //! The OAuth host: JWT Grant token endpoint, userinfo, and the consent page.
 
-use super::core::{lock, Ctx, Resp, Sim, Token};
-use super::data;
+use crate::core::{lock, Sim, Token};
+use crate::data;
+use crate::http::{Ctx, Resp};
+use crate::knobs::Api;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -172,10 +174,16 @@ fn random_token() -> String {
     format!("eyJ0eXAiOiJNVCJ9.{s}")
 }
 
-/// Check the bearer token and its scopes; `Err` is the answer to send.
-pub(crate) fn authorize(sim: &Sim, ctx: &Ctx, needed: &[&str]) -> Result<Token, Resp> {
+/// Check the bearer token and its scopes; `Err` is the answer to send (in `api`'s error shape).
+pub(crate) fn authorize(
+    sim: &Sim,
+    ctx: &Ctx,
+    needed: &[&str],
+    api: Option<Api>,
+) -> Result<Token, Resp> {
     let invalid = || {
-        Resp::error(
+        Resp::api_error(
+            api,
             401,
             "AUTHORIZATION_INVALID_TOKEN",
             "The access token provided is expired, revoked or malformed.",
@@ -190,7 +198,8 @@ pub(crate) fn authorize(sim: &Sim, ctx: &Ctx, needed: &[&str]) -> Result<Token, 
         _ => return Err(invalid()),
     };
     if let Some(missing) = needed.iter().find(|s| !token.scopes.contains(**s)) {
-        return Err(Resp::error(
+        return Err(Resp::api_error(
+            api,
             403,
             "AUTHORIZATION_INSUFFICIENT_SCOPE",
             &format!("The access token lacks the '{missing}' scope required by this endpoint."),
@@ -201,11 +210,12 @@ pub(crate) fn authorize(sim: &Sim, ctx: &Ctx, needed: &[&str]) -> Result<Token, 
 
 /// `GET /oauth/userinfo`.
 pub(crate) fn userinfo(sim: &Sim, ctx: &Ctx) -> Resp {
-    let token = match authorize(sim, ctx, &[]) {
+    let token = match authorize(sim, ctx, &[], None) {
         Ok(t) => t,
         Err(r) => return r,
     };
     let org = serde_json::json!({"organization_id": sim.cfg.organization_id});
+    let base_uri = sim.knobs().base_uri.unwrap_or_else(|| sim.base_url.clone());
     Resp::json(
         200,
         &serde_json::json!({
@@ -220,14 +230,14 @@ pub(crate) fn userinfo(sim: &Sim, ctx: &Ctx) -> Resp {
                     "account_id": sim.other_account_id,
                     "is_default": true,
                     "account_name": "Sandbox Account",
-                    "base_uri": sim.base_url,
+                    "base_uri": base_uri,
                     "organization": org,
                 },
                 {
                     "account_id": sim.cfg.account_id,
                     "is_default": false,
                     "account_name": "Production Account",
-                    "base_uri": sim.base_url,
+                    "base_uri": base_uri,
                     "organization": org,
                 }
             ]

@@ -1,6 +1,6 @@
 //! The `simulate` command: run only the simulator until Ctrl-C / SIGTERM.
 
-use super::{generate_key_pair, SimClient, SimConfig, SimHandle, ALL_SCOPES};
+use crate::{generate_key_pair, SimClient, SimConfig, SimHandle, ALL_SCOPES};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

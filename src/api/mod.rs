@@ -12,20 +12,21 @@
 //! survive restarts. No answer ever contains a key or token.
 
 use crate::config::ApiConfig;
-use crate::integrations::managed;
-use crate::integrations::{Integration, Origin};
-use crate::pipeline::scheduler::{Control, ControlSender};
+use crate::integrations::Integration;
+use crate::pipeline::scheduler::ControlSender;
 use crate::pipeline::Collector;
 use crate::support::secret::Secret;
 use crate::support::shutdown::Shutdown;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::sync::Arc;
+
+mod integrations;
+use integrations::{consent_url, create, fetch, list, one, remove, reset_token, test, update};
 
 #[derive(Clone)]
 struct Ctx {
@@ -45,10 +46,8 @@ pub async fn spawn(
 ) -> Result<(), String> {
     let token = match &cfg.token_file {
         Some(p) => Some(Secret::new(
-            std::fs::read_to_string(p)
-                .map_err(|e| format!("api.token_file {}: {e}", p.display()))?
-                .trim()
-                .to_string(),
+            crate::support::credentials::read_token(p)
+                .map_err(|e| format!("api.token_file: {e}"))?,
         )),
         None => None,
     };
@@ -99,9 +98,11 @@ fn error(status: StatusCode, message: impl Into<String>) -> Fail {
 
 type Answer = Result<Response, Fail>;
 
-/// Constant-time comparison, so the token cannot be guessed byte by byte from answer times.
+/// Constant-time comparison (`subtle`), so the token cannot be guessed byte by byte from answer
+/// times.
 fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 fn bearer_ok(ctx: &Ctx, headers: &HeaderMap) -> bool {
@@ -172,281 +173,32 @@ async fn readyz(State(ctx): State<Ctx>) -> Response {
             Some(json!({"integration": s.integration, "event_type": s.event_type, "error": err}))
         })
         .collect();
-    if failing.is_empty() {
-        (StatusCode::OK, Json(json!({"ready": true}))).into_response()
+    // A refused reload leaves the old configuration collecting: ready, with the reason.
+    let reload = ctx
+        .collector
+        .reload_failure()
+        .map(|e| json!({"last_reload": {"ok": false, "error": e}}));
+    let mut body = if failing.is_empty() {
+        json!({"ready": true})
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"ready": false, "failing": failing})),
-        )
-            .into_response()
+        json!({"ready": false, "failing": failing})
+    };
+    if let (Some(obj), Some(Value::Object(extra))) = (body.as_object_mut(), reload) {
+        obj.extend(extra);
+    }
+    if failing.is_empty() {
+        (StatusCode::OK, Json(body)).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
     }
 }
 
 async fn metrics() -> Response {
     (
-        [("content-type", "text/plain; version=0.0.4")],
-        crate::telemetry::metrics::global().render(),
+        [("content-type", crate::telemetry::CONTENT_TYPE)],
+        crate::telemetry::render(),
     )
         .into_response()
-}
-
-fn describe(ctx: &Ctx, i: &Integration) -> Value {
-    let (source, created, updated) = match i.origin {
-        Origin::File => ("config", None, None),
-        Origin::Api {
-            created_at,
-            updated_at,
-        } => ("api", Some(created_at), Some(updated_at)),
-    };
-    let mut v = managed::record(&i.config, source, created, updated);
-    let name = &i.config.name;
-    v["streams"] = json!(ctx.collector.state.streams(Some(name)).unwrap_or_default());
-    v["token_expires_at"] = json!(ctx
-        .collector
-        .state
-        .token_expiry(name)
-        .ok()
-        .flatten()
-        .map(crate::record::format_time));
-    v
-}
-
-async fn list(State(ctx): State<Ctx>, headers: HeaderMap) -> Answer {
-    check_read(&ctx, &headers)?;
-    let all: Vec<Value> = ctx
-        .collector
-        .registry()
-        .integrations()
-        .iter()
-        .map(|i| describe(&ctx, i))
-        .collect();
-    Ok(Json(all).into_response())
-}
-
-async fn one(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Answer {
-    check_read(&ctx, &headers)?;
-    let i = find(&ctx, &id)?;
-    Ok(Json(describe(&ctx, &i)).into_response())
-}
-
-/// A create or update request: `{"integration": 8, "name", "status", "data": {…}}`.
-struct Request {
-    name: Option<String>,
-    status: Option<String>,
-    data: Option<Value>,
-}
-
-fn parse_request(body: &[u8]) -> Result<Request, Fail> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| {
-        error(
-            StatusCode::BAD_REQUEST,
-            format!("the body is not JSON: {e}"),
-        )
-    })?;
-    let Value::Object(m) = v else {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            "the body must be a JSON object",
-        ));
-    };
-    for k in m.keys() {
-        if !["integration", "name", "status", "data"].contains(&k.as_str()) {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                format!("unknown field {k:?}: expected integration, name, status, data"),
-            ));
-        }
-    }
-    match m.get("integration") {
-        None | Some(Value::Null) => {}
-        Some(v) if v == &json!(8) || v.get("id") == Some(&json!(8)) => {}
-        Some(v) => {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                format!("integration {v} is not Docusign (8)"),
-            ))
-        }
-    }
-    let text = |k: &str| -> Result<Option<String>, Fail> {
-        match m.get(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(error(
-                StatusCode::BAD_REQUEST,
-                format!("{k} must be a string"),
-            )),
-        }
-    };
-    let status = text("status")?;
-    if let Some(s) = &status {
-        if s != "active" && s != "inactive" {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                format!("status {s:?}: use \"active\" or \"inactive\""),
-            ));
-        }
-    }
-    Ok(Request {
-        name: text("name")?,
-        status,
-        data: m.get("data").cloned(),
-    })
-}
-
-/// Validate `settings`, build the integration, store it, swap it in and (re)start its streams.
-fn install(ctx: &Ctx, name: &str, settings: Map<String, Value>) -> Result<Arc<Integration>, Fail> {
-    let others: Vec<_> = ctx
-        .collector
-        .registry()
-        .integrations()
-        .iter()
-        .map(|i| i.config.clone())
-        .collect();
-    let cfg =
-        managed::to_config(&settings, &others).map_err(|e| error(StatusCode::BAD_REQUEST, e))?;
-    let mut integ = Integration::new(cfg, ctx.collector.state.clone())
-        .map_err(|e| error(StatusCode::BAD_REQUEST, e.to_string()))?;
-    let text = serde_json::to_string(&settings)
-        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let stored = ctx
-        .collector
-        .state
-        .save_managed_integration(name, &text)
-        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    integ.origin = Origin::Api {
-        created_at: stored.created_at,
-        updated_at: stored.updated_at,
-    };
-    let integ = Arc::new(integ);
-    ctx.collector.registry().upsert(integ.clone());
-    let _ = ctx.control.send(Control::Restart(name.to_string()));
-    Ok(integ)
-}
-
-async fn create(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Answer {
-    check_write(&ctx, &headers)?;
-    let req = parse_request(&body)?;
-    let name = req.name.ok_or_else(|| {
-        error(
-            StatusCode::BAD_REQUEST,
-            "name is required (^[a-z0-9_-]+$; it keys all state)",
-        )
-    })?;
-    let _guard = ctx.writes.lock().await;
-    if ctx.collector.registry().integration(&name).is_some() {
-        return Err(error(
-            StatusCode::CONFLICT,
-            format!("integration {name:?} exists"),
-        ));
-    }
-    let settings =
-        managed::merge_settings(&Map::new(), &name, req.status.as_deref(), req.data.as_ref())
-            .map_err(|e| error(StatusCode::BAD_REQUEST, e))?;
-    let i = install(&ctx, &name, settings)?;
-    tracing::info!(integration = %name, "integration created through the API");
-    Ok((StatusCode::CREATED, Json(describe(&ctx, &i))).into_response())
-}
-
-fn api_managed(i: &Integration) -> Result<(), Fail> {
-    match i.origin {
-        Origin::Api { .. } => Ok(()),
-        Origin::File => Err(error(
-            StatusCode::CONFLICT,
-            format!(
-                "integration {:?} is defined in the configuration file: change it there",
-                i.name()
-            ),
-        )),
-    }
-}
-
-async fn update(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Answer {
-    check_write(&ctx, &headers)?;
-    let req = parse_request(&body)?;
-    if req.name.as_deref().is_some_and(|n| n != id) {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            "an integration cannot be renamed (its name keys all state)",
-        ));
-    }
-    let _guard = ctx.writes.lock().await;
-    let current = find(&ctx, &id)?;
-    api_managed(&current)?;
-    let stored = ctx
-        .collector
-        .state
-        .managed_integration(current.name())
-        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no integration {id:?}")))?;
-    let base: Map<String, Value> = serde_json::from_str(&stored.data).unwrap_or_default();
-    let settings = managed::merge_settings(&base, &id, req.status.as_deref(), req.data.as_ref())
-        .map_err(|e| error(StatusCode::BAD_REQUEST, e))?;
-    let i = install(&ctx, &id, settings)?;
-    tracing::info!(integration = %id, "integration changed through the API");
-    Ok(Json(describe(&ctx, &i)).into_response())
-}
-
-async fn remove(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Answer {
-    check_write(&ctx, &headers)?;
-    let _guard = ctx.writes.lock().await;
-    let current = find(&ctx, &id)?;
-    api_managed(&current)?;
-    ctx.collector
-        .state
-        .delete_managed_integration(&id)
-        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    ctx.collector.registry().remove(&id);
-    let _ = ctx.control.send(Control::Stop(id.clone()));
-    tracing::info!(integration = %id, "integration deleted through the API (its cursors stay in the state database)");
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-async fn consent_url(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Answer {
-    check_write(&ctx, &headers)?;
-    let i = find(&ctx, &id)?;
-    Ok(Json(json!({"url": i.auth.consent_url(), "scopes": i.auth.scopes()})).into_response())
-}
-
-async fn reset_token(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Answer {
-    check_write(&ctx, &headers)?;
-    let i = find(&ctx, &id)?;
-    let had = i
-        .auth
-        .reset()
-        .await
-        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok(Json(json!({"forgotten": had})).into_response())
-}
-
-async fn test(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Answer {
-    check_write(&ctx, &headers)?;
-    let i = find(&ctx, &id)?;
-    let steps = crate::diagnose::test_integration(&i).await;
-    let ok = steps.iter().all(|s| s.ok);
-    Ok(Json(json!({"ok": ok, "steps": steps})).into_response())
-}
-
-async fn fetch(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Answer {
-    check_write(&ctx, &headers)?;
-    let i = find(&ctx, &id)?;
-    if !i.config.is_active() {
-        return Err(error(
-            StatusCode::CONFLICT,
-            format!("integration {id:?} is inactive"),
-        ));
-    }
-    let _ = ctx.control.send(Control::Fetch(id));
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"fetching": i.config.event_types})),
-    )
-        .into_response())
 }
 
 #[cfg(test)]

@@ -1,4 +1,8 @@
+//! Every validation rule and override of the configuration, one test each (long because the rules
+//! are many; each test is independent).
+
 use super::*;
+use crate::record::EventType;
 
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,10 +1,11 @@
 //! Rules a deserialized configuration must satisfy; each failure names its key.
 
 use super::{Config, ConfigError, HumanDuration, IntegrationConfig, MonitorApi, Proxy, SinkConfig};
-use crate::docusign::auth::key::{self, KeyError};
 use crate::record::EventType;
+use crate::support::key::{self, KeyError};
 use std::collections::HashSet;
 use std::path::Path;
+use std::time::Duration;
 
 type Check = Result<(), ConfigError>;
 
@@ -31,6 +32,11 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Check {
     if let Some(api) = &cfg.api {
         if let Some(p) = &api.token_file {
             non_empty_file(&c, "api.token_file", p)?;
+        }
+        if let Some(p) = &api.seal_key_file {
+            if let Err(e) = crate::support::seal::SealKey::from_file(p) {
+                c.fail("api.seal_key_file", e.to_string())?;
+            }
         }
     }
     let mut names = HashSet::new();
@@ -153,6 +159,15 @@ fn integration(c: &Ctx, k: &str, i: &IntegrationConfig) -> Check {
         )?;
     }
     at_least_1s(c, &format!("{k}.audit_users.interval"), au.interval)?;
+    if au.overlap.0 > Duration::from_secs(7 * 24 * 3600) {
+        c.fail(
+            format!("{k}.audit_users.overlap"),
+            format!(
+                "{} is too long: use at most 7d (every query would repeat that much)",
+                humantime::format_duration(au.overlap.0)
+            ),
+        )?;
+    }
     at_least_1s(c, &format!("{k}.http.timeout"), i.http.timeout)?;
     let rl = &i.rate_limit;
     if !(1..=1_000_000).contains(&rl.per_hour) {
@@ -180,7 +195,7 @@ fn integration(c: &Ctx, k: &str, i: &IntegrationConfig) -> Check {
         )?;
     }
 
-    if let Err(e) = key::load(i) {
+    if let Err(e) = key::load(i.key_source()) {
         let which = if i.private_key_file.is_some() {
             "private_key_file"
         } else {
@@ -335,16 +350,10 @@ fn proxy(c: &Ctx, key: &str, p: &Proxy) -> Check {
 }
 
 fn read(c: &Ctx, key: &str, path: &Path) -> Result<Vec<u8>, ConfigError> {
-    if path.is_dir() {
-        c.fail(
-            key,
-            format!("{} is a directory, not a file", path.display()),
-        )?;
-    }
-    std::fs::read(path).map_err(|e| ConfigError {
+    crate::support::credentials::read(path).map_err(|message| ConfigError {
         file: c.file.to_string(),
         key: key.to_string(),
-        message: format!("cannot read {}: {e}", path.display()),
+        message,
     })
 }
 

@@ -6,8 +6,8 @@ use super::Api;
 use crate::config::HttpConfig;
 use crate::docusign::auth::{AuthError, Authenticator};
 use crate::support::backoff::Backoff;
-use crate::support::http_client::{build_client, describe_reqwest_error};
-use crate::telemetry::metrics;
+use crate::support::http_client::{describe_reqwest_error, shared_client};
+use crate::telemetry::events::{ApiResponse, ApiRetry};
 use bytes::Bytes;
 use std::fmt;
 use std::sync::Arc;
@@ -100,9 +100,10 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Build the reqwest client for an integration's `[http]` settings.
+/// The reqwest client for an integration's `[http]` settings, shared with every integration
+/// that has the same settings.
 pub fn build_http(cfg: &HttpConfig) -> Result<reqwest::Client, String> {
-    build_client(
+    shared_client(
         cfg.timeout.0,
         &cfg.proxy,
         cfg.insecure,
@@ -205,12 +206,28 @@ impl ApiClient {
                         });
                     }
                     let delay = self.retry.backoff.delay(attempt - 1);
-                    tracing::warn!(integration = %self.integration, %api, attempt, delay_ms = delay.as_millis() as u64, "{message}; retrying");
-                    metrics::global().retry(&self.integration, api.as_str());
+                    ApiRetry {
+                        integration: &self.integration,
+                        api: api.as_str(),
+                        attempt,
+                        delay,
+                        problem: &message,
+                    }
+                    .emit();
                     tokio::time::sleep(delay).await;
                 }
             }
         }
+    }
+
+    /// Count a request's end: an answer with `status`, or none (0).
+    fn answered(&self, api: Api, status: u16) {
+        ApiResponse {
+            integration: &self.integration,
+            api: api.as_str(),
+            status,
+        }
+        .emit();
     }
 
     async fn attempt<T>(
@@ -233,7 +250,7 @@ impl ApiClient {
                 )))
             }
             Err(e) => {
-                metrics::global().api_request(&self.integration, api.as_str(), 0);
+                self.answered(api, 0);
                 return Ok(Attempt::Retry(format!(
                     "{api} API request failed: {}",
                     describe_reqwest_error(&e)
@@ -241,13 +258,27 @@ impl ApiClient {
             }
         };
         let status = resp.status().as_u16();
-        metrics::global().api_request(&self.integration, api.as_str(), status);
+        self.answered(api, status);
         let headers = resp.headers().clone();
         self.limiter.observe(api, status, &headers);
         let trace = header_str(&headers, "x-docusign-tracetoken");
-        let body = match resp.bytes().await {
+        let body = match read_capped(resp, MAX_ANSWER_BYTES).await {
             Ok(b) => b,
-            Err(e) => {
+            Err(Read::TooLarge) => {
+                return Ok(Attempt::Fail(ApiError::Malformed {
+                    integration: self.integration.to_string(),
+                    api,
+                    message: format!(
+                        "the answer (HTTP {status}) is larger than {} MiB, the most one answer may hold{}; lower page_size",
+                        MAX_ANSWER_BYTES >> 20,
+                        trace
+                            .as_deref()
+                            .map(|t| format!(" (X-DocuSign-TraceToken {t})"))
+                            .unwrap_or_default()
+                    ),
+                }))
+            }
+            Err(Read::Failed(e)) => {
                 return Ok(Attempt::Retry(format!(
                     "{api} API answer (HTTP {status}) could not be read: {}",
                     describe_reqwest_error(&e)
@@ -305,6 +336,31 @@ impl ApiClient {
             _ => Ok(Attempt::Fail(err)),
         }
     }
+}
+
+/// The most one answer may hold. A Monitor page of 2,000 events is a few MiB; anything near
+/// this is not an answer the collector can use, and reading it whole would let one answer take
+/// the process's memory.
+pub const MAX_ANSWER_BYTES: usize = 32 << 20;
+
+enum Read {
+    TooLarge,
+    Failed(reqwest::Error),
+}
+
+/// The body, read chunk by chunk and abandoned as soon as it passes `cap` bytes.
+async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<Bytes, Read> {
+    if resp.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(Read::TooLarge);
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = resp.chunk().await.map_err(Read::Failed)? {
+        if body.len() + chunk.len() > cap {
+            return Err(Read::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 fn header_str(h: &reqwest::header::HeaderMap, name: &str) -> Option<String> {

@@ -76,6 +76,7 @@ pub fn to_config(
         sinks: Vec::new(),
         shutdown_timeout: config::HumanDuration(std::time::Duration::from_secs(30)),
         source: None,
+        files: Vec::new(),
     };
     config::validate(&check, "request").map_err(|e| {
         e.key

@@ -10,16 +10,30 @@ mod registry;
 
 pub use registry::Registry;
 
+/// An integration that cannot be set up (its key, its HTTP settings), or the state database
+/// that holds the API's integrations could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("integration {integration}: {message}")]
+    Invalid {
+        integration: String,
+        message: String,
+    },
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
 use crate::config::IntegrationConfig;
-use crate::docusign::auth::{key, Authenticator};
+use crate::docusign::auth::Authenticator;
 use crate::docusign::client::{build_http, ApiClient, RetryPolicy};
 use crate::docusign::ratelimit::{RateLimitSettings, RateLimiter};
-use crate::pipeline::CycleError;
 use crate::record::EventType;
 use crate::sources::admin_users::AdminUsersSource;
 use crate::sources::monitor::MonitorSource;
 use crate::state::State;
+use crate::state::StateError;
 use crate::support::backoff::Backoff;
+use crate::support::key;
 use std::sync::Arc;
 
 /// Everything one integration needs at run time.
@@ -42,12 +56,12 @@ pub enum Origin {
 }
 
 impl Integration {
-    pub fn new(config: IntegrationConfig, state: State) -> Result<Integration, CycleError> {
-        let setup = |message: String| CycleError::Setup {
+    pub fn new(config: IntegrationConfig, state: State) -> Result<Integration, SetupError> {
+        let setup = |message: String| SetupError::Invalid {
             integration: config.name.clone(),
             message,
         };
-        let key = key::load(&config).map_err(|e| setup(e.to_string()))?;
+        let key = key::load(config.key_source()).map_err(|e| setup(e.to_string()))?;
         let http = build_http(&config.http).map_err(setup)?;
         if config.http.insecure {
             tracing::warn!(integration = %config.name, "http.insecure = true: TLS certificates are NOT verified for this integration; do not use this in production");

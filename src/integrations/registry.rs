@@ -2,9 +2,9 @@
 //! the local API (stored in the state database). Readers take snapshots; writers replace whole
 //! entries, so a running stream keeps the `Integration` it started with.
 
+use super::SetupError;
 use super::{Integration, Origin};
 use crate::config::Config;
-use crate::pipeline::CycleError;
 use crate::record::EventType;
 use crate::state::State;
 use std::sync::{Arc, RwLock};
@@ -18,7 +18,7 @@ impl Registry {
     /// Set up every integration of `config` (active or not) and every one created through the
     /// local API (from the state database). A stored integration that no longer validates (say
     /// its name is now taken by the file) is logged and left out.
-    pub fn load(config: &Config, state: &State) -> Result<Registry, CycleError> {
+    pub fn load(config: &Config, state: &State) -> Result<Registry, SetupError> {
         let mut integrations = config
             .integrations
             .iter()

@@ -1,33 +1,34 @@
-//! One collection cycle per (integration, event type): fetch pages until caught up, deliver
-//! each to every sink, save its cursor.
+//! The pipeline: one collection cycle per (integration, event type), the same for every
+//! stream — the source reads pages and says where the stream stands after each (`sources`),
+//! `drain` fetches ahead, delivers each page to every sink and commits its checkpoint,
+//! `delivery` remembers what each sink accepted, `scheduler` drives cycles on intervals.
 //!
-//! Invariant: a page's cursor is saved only after every sink has accepted that page's records.
-//! The next page is fetched while the current one is delivered (a channel of two pages bounds
-//! memory); a crash at any point re-delivers at most the pages in flight and loses nothing.
+//! Invariant: a checkpoint is committed only after every sink accepted the records before it.
 
 use crate::config::Config;
 use crate::docusign::auth::AuthError;
 use crate::docusign::client::ApiError;
-use crate::integrations::{Integration, Registry};
-use crate::record::{Batch, EventType};
-use crate::sinks::{SinkError, Sinks};
-use crate::sources::admin_users::Watermark;
-use crate::sources::monitor::MonitorPage;
+use crate::integrations::{Integration, Registry, SetupError};
+use crate::record::{format_time, EventType};
+use crate::sinks::{SinkError, Sinks, StdoutSink, SwappableSinks};
+use crate::sources::admin_users::AuditPosition;
+use crate::sources::monitor::MonitorCursor;
+use crate::sources::Checkpoint;
 use crate::state::{State, StateError};
 use crate::support::clock::now_unix;
 use crate::support::shutdown::Shutdown;
-use crate::telemetry::metrics;
-use std::collections::BTreeSet;
+use crate::telemetry::events::{CycleFinished, PageDelivered};
 use std::sync::Arc;
-use tokio::sync::mpsc;
 
 mod delivery;
+mod drain;
 pub mod scheduler;
 
-pub use delivery::deliver_page;
+pub use delivery::{deliver_page, page_identity};
+pub use drain::{drain, Target, PAGES_IN_FLIGHT};
 
-/// Pages fetched ahead of delivery.
-const PAGES_IN_FLIGHT: usize = 2;
+/// State key under which versions before the unified pipeline kept the audit-user position.
+const LEGACY_AUDIT_KEY: &str = "audit_users.watermark";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CycleError {
@@ -37,18 +38,15 @@ pub enum CycleError {
     Sink(#[from] SinkError),
     #[error("{0}")]
     State(#[from] StateError),
-    #[error("integration {integration}: {message}")]
-    Setup {
-        integration: String,
-        message: String,
-    },
+    #[error(transparent)]
+    Setup(#[from] SetupError),
 }
 
 impl CycleError {
     /// Errors only an operator can fix (consent, wrong key, unknown integration key).
     pub fn is_permanent(&self) -> bool {
         matches!(self, CycleError::Api(ApiError::Auth(a)) if a.is_permanent())
-            || matches!(self, CycleError::Setup { .. })
+            || matches!(self, CycleError::Setup(SetupError::Invalid { .. }))
     }
 
     pub fn consent_required(&self) -> bool {
@@ -68,23 +66,25 @@ pub struct CycleStats {
 
 impl CycleStats {
     /// Count a page every sink accepted (here and in the process metrics).
-    fn page_delivered(&mut self, integration: &str, et: EventType, events: u64) {
+    fn page_delivered(&mut self, integration: &str, event_type: EventType, events: u64) {
         self.pages += 1;
         self.events += events;
-        let labels = vec![
-            ("integration", integration.to_string()),
-            ("event_type", et.as_str().to_string()),
-        ];
-        metrics::global().add("docusign_collector_pages_total", labels.clone(), 1.0);
-        metrics::global().add("docusign_collector_events_total", labels, events as f64);
+        PageDelivered {
+            integration,
+            event_type,
+            events,
+        }
+        .emit();
     }
 }
 
-/// The collector: state, sinks (at least one), integrations.
+/// The collector: state, sinks (at least one, swappable between pages), integrations.
 pub struct Collector {
     pub state: State,
-    sinks: Sinks,
+    sinks: SwappableSinks,
     registry: Registry,
+    /// Why the last configuration reload was refused; `None` after a good one (or none).
+    reload_failure: std::sync::RwLock<Option<String>>,
 }
 
 impl Collector {
@@ -93,8 +93,9 @@ impl Collector {
         let registry = Registry::load(config, &state)?;
         Ok(Collector {
             state,
-            sinks,
+            sinks: SwappableSinks::new(sinks),
             registry,
+            reload_failure: Default::default(),
         })
     }
 
@@ -102,8 +103,30 @@ impl Collector {
         &self.registry
     }
 
-    pub fn sinks(&self) -> &Sinks {
-        &self.sinks
+    /// The sinks in force now.
+    pub fn sinks(&self) -> Sinks {
+        self.sinks.current()
+    }
+
+    /// Deliver the next pages (of every stream) to `sinks`; pages in delivery finish on the old.
+    pub fn replace_sinks(&self, sinks: Sinks) {
+        self.sinks.replace(sinks);
+    }
+
+    /// Record the outcome of a configuration reload: `Some(reason)` when it was refused.
+    pub fn set_reload_failure(&self, reason: Option<String>) {
+        *self
+            .reload_failure
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = reason;
+    }
+
+    /// Why the last configuration reload was refused, if it was.
+    pub fn reload_failure(&self) -> Option<String> {
+        self.reload_failure
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// One cycle of `et` for `integ`, recorded in the run history.
@@ -114,12 +137,23 @@ impl Collector {
         shutdown: &Shutdown,
     ) -> Result<CycleStats, CycleError> {
         let name = integ.name();
+        let clock = std::time::Instant::now();
         let started = now_unix();
         let run_id = self.state.run_started(name, et, started)?;
-        let result = match et {
-            EventType::CustomerEvents => self.customer_events(integ, shutdown).await,
-            EventType::AuditUsers => self.audit_users(integ, shutdown).await,
+        let target = Target {
+            integration: name,
+            event_type: et,
+            sinks: &self.sinks,
+            state: Some(&self.state),
+            limit: None,
         };
+        let saved = match et {
+            EventType::CustomerEvents => {
+                self.saved::<MonitorCursor>(integ, et)?.map(|c| c.encode())
+            }
+            EventType::AuditUsers => self.saved::<AuditPosition>(integ, et)?.map(|c| c.encode()),
+        };
+        let result = collect_from(integ, et, target, shutdown, Start::Saved(saved)).await;
         let (stats, error) = match &result {
             Ok(s) => (*s, None),
             Err(e) => (CycleStats::default(), Some(e.to_string())),
@@ -131,210 +165,99 @@ impl Collector {
             stats.pages,
             error.as_deref(),
         )?;
-        let outcome = if result.is_ok() { "success" } else { "failure" };
-        let m = metrics::global();
-        m.add(
-            "docusign_collector_cycles_total",
-            vec![
-                ("integration", name.to_string()),
-                ("event_type", et.as_str().into()),
-                ("outcome", outcome.into()),
-            ],
-            1.0,
-        );
-        if result.is_ok() {
-            m.set(
-                "docusign_collector_last_success_timestamp_seconds",
-                vec![
-                    ("integration", name.to_string()),
-                    ("event_type", et.as_str().into()),
-                ],
-                now_unix() as f64,
-            );
+        CycleFinished {
+            integration: name,
+            event_type: et,
+            success: result.is_ok(),
+            duration: clock.elapsed(),
         }
+        .emit();
         result
     }
 
-    /// The cursor to start from: the saved one, else `start_from` as an ISO 8601 time.
-    pub fn start_cursor(&self, integ: &Integration) -> Result<String, StateError> {
-        Ok(
-            match self.state.cursor(integ.name(), EventType::CustomerEvents)? {
-                Some(c) => c,
-                None => {
-                    let at = integ.config.customer_events.start_from.resolve(now_unix());
-                    crate::record::format_time(at)
-                }
-            },
-        )
-    }
-
-    async fn customer_events(
+    /// The committed position of a stream, if any and readable. An unreadable one is logged and
+    /// ignored (the stream starts from `start_from`), never a panic.
+    fn saved<C: Checkpoint>(
         &self,
         integ: &Integration,
-        shutdown: &Shutdown,
-    ) -> Result<CycleStats, CycleError> {
-        let start = self.start_cursor(integ)?;
-        let limit = integ.config.customer_events.page_size;
-        let (tx, mut rx) = mpsc::channel::<MonitorPage>(PAGES_IN_FLIGHT);
-        let monitor = integ.monitor.clone();
-        let stop = shutdown.clone();
-        let fetcher = async move {
-            let mut cursor = start;
-            loop {
-                if stop.is_triggered() {
-                    return Ok(());
-                }
-                // A fetch (perhaps waiting for the rate budget) is abandoned on shutdown:
-                // nothing of it was delivered, so nothing is lost.
-                let page = tokio::select! {
-                    page = monitor.fetch_page(&cursor, limit) => page?,
-                    _ = stop.wait() => return Ok(()),
-                };
-                let caught_up = page.caught_up();
-                cursor.clone_from(&page.end_cursor);
-                if tx.send(page).await.is_err() || caught_up {
-                    return Ok::<(), ApiError>(());
-                }
-            }
-        };
-        let name = integ.name().to_string();
-        let (sinks, state) = (&self.sinks, &self.state);
-        let deliverer = async move {
-            let mut stats = CycleStats::default();
-            while let Some(page) = rx.recv().await {
-                let events = page.records.len() as u64;
-                if events > 0 {
-                    let batch = Arc::new(Batch {
-                        integration: name.clone(),
-                        event_type: EventType::CustomerEvents,
-                        records: page.records,
-                    });
-                    deliver_page(sinks.as_slice(), state, batch, &page.end_cursor).await?;
-                }
-                if crate::support::fault::hit("after_sink_write") {
-                    crate::support::fault::crash("after_sink_write");
-                }
-                if page.end_cursor != page.cursor {
-                    state.save_cursor(&name, EventType::CustomerEvents, &page.end_cursor)?;
-                }
-                stats.page_delivered(&name, EventType::CustomerEvents, events);
-                tracing::debug!(integration = %name, events, cursor = %page.end_cursor, "page delivered");
-            }
-            Ok::<CycleStats, CycleError>(stats)
-        };
-        // The deliverer owns `rx`: if it fails, the fetcher's next send fails and it stops.
-        let (fetched, delivered) = tokio::join!(fetcher, deliverer);
-        let stats = delivered?;
-        fetched?;
-        Ok(stats)
+        et: EventType,
+    ) -> Result<Option<C>, StateError> {
+        let name = integ.name();
+        let mut text = self.state.cursor(name, et)?;
+        if text.is_none() && et == EventType::AuditUsers {
+            text = self.state.get_value(name, LEGACY_AUDIT_KEY)?;
+        }
+        let Some(text) = text else { return Ok(None) };
+        let decoded = C::decode(&text);
+        if decoded.is_none() {
+            tracing::warn!(integration = %name, event_type = %et, "the saved position is unreadable: starting from start_from");
+        }
+        Ok(decoded)
     }
 }
 
-impl Collector {
-    /// Audit users modified since the watermark: every Admin page enriched and delivered; the
-    /// watermark (greatest modification time seen, and the pairs at that second) saved only
-    /// after the whole query was delivered, since the Admin API does not sort by time.
-    async fn audit_users(
-        &self,
-        integ: &Integration,
-        shutdown: &Shutdown,
-    ) -> Result<CycleStats, CycleError> {
-        let name = integ.name();
-        let admin = &integ.admin;
-        let query_started = now_unix();
-        let old = Watermark::load(&self.state, name)?.unwrap_or_else(|| Watermark {
-            since: integ.config.audit_users.start_from.resolve(query_started),
-            seen: BTreeSet::new(),
-        });
-        let base_uri = if admin.enrich() {
-            admin.base_uri(&self.state).await?
-        } else {
-            String::new()
-        };
-        let mut next = old.clone();
-        let mut emitted: BTreeSet<String> = BTreeSet::new();
-        let mut stats = CycleStats::default();
-        let mut url = admin.first_url(old.since);
-        let mut enrichment_failed = false;
-        loop {
-            if shutdown.is_triggered() {
-                // The query is incomplete: keep the old watermark, the next run repeats it.
-                return Ok(stats);
-            }
-            // Fetching and enriching are abandoned on shutdown (nothing of them was delivered);
-            // the watermark stays, so the next run repeats the query.
-            let fetched = async {
-                let page = admin.fetch_page(&url).await?;
-                let next_url = admin.next_url(&url, &page, old.since);
-                let users = admin.enrich_users(&base_uri, page.users).await;
-                Ok::<_, ApiError>((next_url, users))
+/// Read one stream through the pipeline: from `saved` (the committed position), else from the
+/// stream's `start_from`; `since` overrides both (a preview from a chosen time).
+async fn collect_from(
+    integ: &Integration,
+    et: EventType,
+    target: Target<'_>,
+    shutdown: &Shutdown,
+    from: Start,
+) -> Result<CycleStats, CycleError> {
+    let now = now_unix();
+    match et {
+        EventType::CustomerEvents => {
+            let cfg = &integ.config.customer_events;
+            let (saved, start) = match from {
+                Start::Saved(s) => (
+                    s.and_then(|t| MonitorCursor::decode(&t)),
+                    cfg.start_from.resolve(now),
+                ),
+                Start::At(t) => (None, t),
             };
-            let (next_url, users) = tokio::select! {
-                r = fetched => r?,
-                _ = shutdown.wait() => return Ok(stats),
+            let page_size = target
+                .limit
+                .map_or(cfg.page_size, |l| cfg.page_size.min(l.max(1) as u32));
+            let stream = integ.monitor.stream(saved, format_time(start), page_size);
+            drain(stream, target, shutdown).await
+        }
+        EventType::AuditUsers => {
+            let stream = match from {
+                Start::Saved(s) => integ
+                    .admin
+                    .stream(s.and_then(|t| AuditPosition::decode(&t)), now),
+                Start::At(t) => integ.admin.stream_since(t, now),
             };
-            let users = match users {
-                Ok(u) => {
-                    enrichment_failed |= u.failed > 0;
-                    u.users
-                }
-                Err(e) => {
-                    if !matches!(e, ApiError::Auth(_)) {
-                        // The account may have moved: look the base URI up again next time.
-                        admin.forget_base_uri(&self.state);
-                    }
-                    return Err(e.into());
-                }
-            };
-            let now = now_unix();
-            let mut records = Vec::with_capacity(users.len());
-            for u in &users {
-                let key = u.key();
-                if old.seen.contains(&key) || !emitted.insert(key.clone()) {
-                    continue;
-                }
-                records.push(u.to_record(name, integ.config.change_keys, now));
-                match u.modified {
-                    Some(m) if m > next.since => {
-                        next.since = m;
-                        next.seen = BTreeSet::from([key]);
-                    }
-                    Some(m) if m < next.since => {}
-                    _ => {
-                        next.seen.insert(key);
-                    }
-                }
-            }
-            let events = records.len() as u64;
-            if events > 0 {
-                let batch = Arc::new(Batch {
-                    integration: name.to_string(),
-                    event_type: EventType::AuditUsers,
-                    records,
-                });
-                // The page's URL (with its last_modified_since and start) identifies it.
-                deliver_page(self.sinks.as_slice(), &self.state, batch, &url).await?;
-            }
-            stats.page_delivered(name, EventType::AuditUsers, events);
-            match next_url {
-                Some(n) => url = n,
-                None => break,
-            }
+            drain(stream, target, shutdown).await
         }
-        if enrichment_failed {
-            // Some eSignature lookups failed: the account may have moved, ask userinfo next time.
-            admin.forget_base_uri(&self.state);
-        }
-        if !admin.enrich() && query_started > next.since {
-            // Without eSignature there is no modification time: the next query starts where this one did.
-            next = Watermark {
-                since: query_started,
-                seen: BTreeSet::new(),
-            };
-        }
-        if next != old {
-            next.save(&self.state, name)?;
-        }
-        Ok(stats)
     }
+}
+
+/// Where a stream starts.
+enum Start {
+    /// The committed position (its stored text), if any; else `start_from`.
+    Saved(Option<String>),
+    /// This time (Unix seconds), ignoring any committed position.
+    At(i64),
+}
+
+/// Print up to `limit` records of one stream from `since` (Unix seconds) on stdout through the
+/// same pipeline, committing nothing (`get-events`).
+pub async fn preview(
+    integ: &Integration,
+    et: EventType,
+    since: i64,
+    limit: usize,
+    shutdown: &Shutdown,
+) -> Result<CycleStats, CycleError> {
+    let sinks = SwappableSinks::new(Sinks::one(Arc::new(StdoutSink::new("stdout"))));
+    let target = Target {
+        integration: integ.name(),
+        event_type: et,
+        sinks: &sinks,
+        state: None,
+        limit: Some(limit),
+    };
+    collect_from(integ, et, target, shutdown, Start::At(since)).await
 }

@@ -6,10 +6,16 @@
 //! one started, or right after it ends if it ran longer: cycles never stack. Errors that only
 //! an operator can fix (missing consent, a wrong key) slow the stream to one attempt every
 //! 10 minutes instead of hammering Docusign.
+//!
+//! At start-up the first cycles are spread: each stream's first cycle is delayed by a stable
+//! hash of its integration and event type modulo min(interval, 60 s), so a thousand
+//! integrations do not ask for a thousand token grants in the same second. `once`, a restart
+//! through the API and a `Fetch` start at once.
 
 use crate::integrations::Integration;
 use crate::pipeline::{Collector, CycleError};
 use crate::record::EventType;
+use crate::support::notify;
 use crate::support::shutdown::{Shutdown, ShutdownTrigger};
 use rand::Rng;
 use std::collections::HashMap;
@@ -27,6 +33,24 @@ pub fn interval(integ: &Integration, et: EventType) -> Duration {
         EventType::CustomerEvents => integ.config.customer_events.interval.0,
         EventType::AuditUsers => integ.config.audit_users.interval.0,
     }
+}
+
+/// The longest start-up delay of a stream's first cycle.
+pub const MAX_START_SPREAD: Duration = Duration::from_secs(60);
+
+/// The delay of the first cycle of `integration`'s `et` stream at start-up: a stable hash (FNV-1a)
+/// of both modulo min(`interval`, [`MAX_START_SPREAD`]).
+pub fn start_delay(integration: &str, et: EventType, interval: Duration) -> Duration {
+    let window = interval.min(MAX_START_SPREAD).as_millis() as u64;
+    if window == 0 {
+        return Duration::ZERO;
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in integration.bytes().chain([0]).chain(et.as_str().bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    Duration::from_millis(h % window)
 }
 
 /// Random jitter of up to ±10 % of `interval`, capped at 30 s.
@@ -69,8 +93,16 @@ pub enum Control {
 }
 
 /// Sends [`Control`] messages to a running scheduler.
-pub type ControlSender = tokio::sync::mpsc::UnboundedSender<Control>;
-pub type ControlReceiver = tokio::sync::mpsc::UnboundedReceiver<Control>;
+pub type ControlSender = tokio::sync::mpsc::Sender<Control>;
+pub type ControlReceiver = tokio::sync::mpsc::Receiver<Control>;
+
+/// Control messages waiting for the scheduler; an API call that finds the queue full waits.
+pub const CONTROL_QUEUE: usize = 64;
+
+/// A bounded control channel for [`run`].
+pub fn control_channel() -> (ControlSender, ControlReceiver) {
+    tokio::sync::mpsc::channel(CONTROL_QUEUE)
+}
 
 /// The running streams of one integration.
 struct Running {
@@ -79,10 +111,12 @@ struct Running {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
+/// Start `integ`'s streams; with `spread`, each first cycle waits its [`start_delay`].
 fn start(
     collector: &Arc<Collector>,
     integ: &Arc<Integration>,
     running: &mut HashMap<String, Running>,
+    spread: bool,
 ) {
     let streams = integ.streams();
     if streams.is_empty() {
@@ -98,8 +132,13 @@ fn start(
         let wake = Arc::new(Notify::new());
         r.wake.push(wake.clone());
         let (collector, shutdown) = (collector.clone(), shutdown.clone());
+        let delay = if spread {
+            start_delay(integ.name(), et, interval(&integ, et))
+        } else {
+            Duration::ZERO
+        };
         r.tasks.push(tokio::spawn(async move {
-            stream_loop(collector, integ, et, shutdown, wake).await
+            stream_loop(collector, integ, et, shutdown, wake, delay).await
         }));
     }
     running.insert(integ.name().to_string(), r);
@@ -122,25 +161,64 @@ async fn stop(running: &mut HashMap<String, Running>, name: &str) {
     }
 }
 
+/// How often the systemd status line is refreshed when no watchdog is asked for.
+const STATUS_EVERY: Duration = Duration::from_secs(30);
+
+/// A one-line summary for systemd: integrations, running ones, and the failing streams.
+fn status_line(collector: &Collector, running: usize) -> String {
+    let total = collector.registry().integrations().len();
+    let failing: Vec<String> = collector
+        .state
+        .streams(None)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| {
+            let err = s.last_run.as_ref()?.error.as_ref()?;
+            let err: String = err.chars().take(120).collect();
+            Some(format!("{}/{}: {err}", s.integration, s.event_type))
+        })
+        .collect();
+    let mut line = format!("{total} integrations, {running} collecting");
+    if failing.is_empty() {
+        line.push_str(", no errors");
+    } else {
+        line.push_str(&format!(
+            "; {} failing: {}",
+            failing.len(),
+            failing.join("; ")
+        ));
+    }
+    line
+}
+
 /// Run every active stream until `shutdown` fires, following `control` (integrations added,
 /// changed, removed or fetched through the local API). Returns once every stream has stopped.
 pub async fn run(collector: Arc<Collector>, shutdown: Shutdown, mut control: ControlReceiver) {
     let mut running: HashMap<String, Running> = HashMap::new();
     for integ in collector.registry().integrations() {
-        start(&collector, &integ, &mut running);
+        start(&collector, &integ, &mut running, true);
     }
     if running.is_empty() {
         tracing::warn!("no active integration: nothing to collect (waiting for shutdown)");
     }
     let mut control_open = true;
+    notify::notify_ready();
+    // The watchdog is pinged from this loop, so a stuck loop stops the pings; without a
+    // watchdog the tick still refreshes the status line.
+    let mut tick = tokio::time::interval(notify::watchdog_interval().unwrap_or(STATUS_EVERY));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.wait() => break,
+            _ = tick.tick() => {
+                notify::notify_watchdog();
+                notify::notify_status(&status_line(&collector, running.len()));
+            }
             msg = control.recv(), if control_open => match msg {
                 Some(Control::Restart(name)) => {
                     stop(&mut running, &name).await;
                     if let Some(integ) = collector.registry().integration(&name) {
-                        start(&collector, &integ, &mut running);
+                        start(&collector, &integ, &mut running, false);
                     }
                 }
                 Some(Control::Stop(name)) => stop(&mut running, &name).await,
@@ -153,6 +231,7 @@ pub async fn run(collector: Arc<Collector>, shutdown: Shutdown, mut control: Con
             },
         }
     }
+    notify::notify_stopping();
     tracing::info!("shutting down: finishing the pages in flight");
     for r in running.values() {
         r.trigger.fire();
@@ -170,12 +249,18 @@ async fn stream_loop(
     et: EventType,
     shutdown: Shutdown,
     wake: Arc<Notify>,
+    first_delay: Duration,
 ) {
     let every = interval(&integ, et);
-    tracing::info!(integration = %integ.name(), event_type = %et, interval = %humantime::format_duration(every), "collecting");
+    tracing::info!(integration = %integ.name(), event_type = %et, interval = %humantime::format_duration(every), first_in_ms = first_delay.as_millis() as u64, "collecting");
+    if !first_wait(first_delay, &wake, &shutdown).await {
+        return;
+    }
     loop {
         let started = Instant::now();
-        let result = collector.cycle(&integ, et, &shutdown).await;
+        // Boxed: the cycle's state lives on the heap only while it runs, so the thousands of
+        // streams that sleep between cycles hold a small future each.
+        let result = Box::pin(collector.cycle(&integ, et, &shutdown)).await;
         log_cycle(&integ, et, &result, started.elapsed());
         if shutdown.is_triggered() {
             return;
@@ -193,6 +278,18 @@ async fn stream_loop(
             _ = wake.notified() => tracing::info!(integration = %integ.name(), event_type = %et, "fetch requested"),
             _ = shutdown.wait() => return,
         }
+    }
+}
+
+/// Wait `delay` before a stream's first cycle; a fetch ends the wait early. False on shutdown.
+async fn first_wait(delay: Duration, wake: &Notify, shutdown: &Shutdown) -> bool {
+    if delay.is_zero() {
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(delay) => true,
+        _ = wake.notified() => true,
+        _ = shutdown.wait() => false,
     }
 }
 
@@ -240,5 +337,45 @@ mod tests {
             );
         }
         assert_eq!(jittered(Duration::from_millis(5)), Duration::from_millis(5));
+    }
+
+    #[test]
+    fn start_delays_are_stable_bounded_and_spread_over_the_first_minute() {
+        let et = EventType::CustomerEvents;
+        let minute = Duration::from_secs(60);
+        assert_eq!(
+            start_delay("acme", et, minute),
+            start_delay("acme", et, minute)
+        );
+        let delays: Vec<Duration> = (0..1000)
+            .map(|i| start_delay(&format!("account-{i}"), et, Duration::from_secs(300)))
+            .collect();
+        assert!(delays.iter().all(|d| *d < minute), "at most a minute");
+        // Spread: every 6-second slice of the minute holds some of them, none most of them.
+        let mut slices = [0usize; 10];
+        for d in &delays {
+            slices[(d.as_secs() / 6) as usize] += 1;
+        }
+        assert!(slices.iter().all(|n| (40..=160).contains(n)), "{slices:?}");
+        assert!(start_delay("acme", et, Duration::from_secs(2)) < Duration::from_secs(2));
+        assert_eq!(start_delay("acme", et, Duration::ZERO), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_wait_lasts_its_delay_unless_a_fetch_or_shutdown_ends_it() {
+        let (trigger, shutdown) = Shutdown::new();
+        let wake = Notify::new();
+        let t0 = Instant::now();
+        assert!(first_wait(Duration::from_secs(42), &wake, &shutdown).await);
+        assert_eq!(t0.elapsed(), Duration::from_secs(42));
+        wake.notify_one();
+        let t0 = Instant::now();
+        assert!(first_wait(Duration::from_secs(59), &wake, &shutdown).await);
+        assert!(
+            t0.elapsed() < Duration::from_millis(1),
+            "a fetch starts it at once"
+        );
+        trigger.fire();
+        assert!(!first_wait(Duration::from_secs(59), &wake, &shutdown).await);
     }
 }

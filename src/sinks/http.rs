@@ -12,6 +12,7 @@ use crate::config::{HttpSinkConfig, HttpSinkFormat};
 use crate::record::{Batch, Record};
 use crate::support::backoff::Backoff;
 use crate::support::secret::Secret;
+use crate::telemetry::events::SinkRetry;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::io::Write;
 use std::path::PathBuf;
@@ -63,15 +64,10 @@ impl HttpSink {
             message,
         };
         let token = match &cfg.token_file {
-            Some(p) => {
-                let t = std::fs::read_to_string(p)
-                    .map_err(|e| err(format!("cannot read token_file {}: {e}", p.display())))?;
-                let t = t.trim().to_string();
-                if t.is_empty() {
-                    return Err(err(format!("token_file {} is empty", p.display())));
-                }
-                Some(Secret::new(t))
-            }
+            Some(p) => Some(Secret::new(
+                crate::support::credentials::read_token(p)
+                    .map_err(|e| err(format!("token_file: {e}")))?,
+            )),
             None => None,
         };
         let mut headers = HeaderMap::new();
@@ -254,14 +250,13 @@ impl HttpSink {
                 .unwrap_or_else(|| self.backoff.delay(attempt))
                 .min(Duration::from_secs(300));
             attempt += 1;
-            if attempt == 1 || attempt.is_multiple_of(10) {
-                tracing::warn!(sink = %self.name, attempt, delay_ms = delay.as_millis() as u64, "delivery failed ({problem}); retrying until it succeeds");
+            SinkRetry {
+                sink: &self.name,
+                attempt,
+                delay,
+                problem: &problem,
             }
-            crate::telemetry::metrics::global().add(
-                "docusign_collector_sink_retries_total",
-                vec![("sink", self.name.clone())],
-                1.0,
-            );
+            .emit();
             tokio::time::sleep(delay).await;
         }
     }

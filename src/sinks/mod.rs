@@ -70,6 +70,28 @@ impl Sinks {
     }
 }
 
+/// The sinks in force, replaced as a whole on reload. Each page takes a snapshot
+/// ([`SwappableSinks::current`]) before its delivery, so a page in delivery finishes on the sinks
+/// it started with and the next page goes to the new ones.
+pub struct SwappableSinks(std::sync::RwLock<Sinks>);
+
+impl SwappableSinks {
+    /// Start with `sinks`.
+    pub fn new(sinks: Sinks) -> SwappableSinks {
+        SwappableSinks(std::sync::RwLock::new(sinks))
+    }
+
+    /// The sinks in force now.
+    pub fn current(&self) -> Sinks {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Deliver the next pages to `sinks`.
+    pub fn replace(&self, sinks: Sinks) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = sinks;
+    }
+}
+
 /// Build the configured sinks; no configuration means one stdout sink.
 pub fn build(configs: &[SinkConfig]) -> Result<Sinks, SinkError> {
     if configs.is_empty() {

@@ -156,6 +156,9 @@ fn configure(conn: &Connection, wal: bool) -> rusqlite::Result<()> {
     }
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Deleted and replaced rows are overwritten with zeros, so a key sealed in place leaves no
+    // plain copy in free pages.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     Ok(())
 }
 

@@ -93,3 +93,97 @@ pub fn build_client(
     b.build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
+
+type Shared<T> = std::sync::Mutex<std::collections::HashMap<String, T>>;
+
+/// A reqwest client for these settings, shared by every caller that asks for the same ones.
+///
+/// A client holds a TLS configuration (the root store) and a connection pool; built once per
+/// integration they dominate an integration's memory. Integrations with the same settings (the
+/// usual case: defaults) share one, and its pool: connections to the same Docusign host are
+/// reused across integrations. The CA bundle's content is part of the settings, so a changed
+/// file gets a new client. One client per distinct settings is kept for the process's life
+/// (there are few: settings come from configuration, not from requests).
+pub fn shared_client(
+    timeout: Duration,
+    proxy: &Proxy,
+    insecure: bool,
+    ca_file: Option<&std::path::Path>,
+) -> Result<reqwest::Client, String> {
+    static SHARED: std::sync::OnceLock<Shared<reqwest::Client>> = std::sync::OnceLock::new();
+    let key = settings_key(timeout, proxy, insecure, ca_file)?;
+    get_or_build(SHARED.get_or_init(Default::default), key, || {
+        build_client(timeout, proxy, insecure, ca_file)
+    })
+}
+
+/// What tells two clients' settings apart (the CA bundle by its content's SHA-256).
+fn settings_key(
+    timeout: Duration,
+    proxy: &Proxy,
+    insecure: bool,
+    ca_file: Option<&std::path::Path>,
+) -> Result<String, String> {
+    use sha2::{Digest, Sha256};
+    let ca_digest = match ca_file {
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
+            format!("{:x}", Sha256::digest(&pem))
+        }
+        None => String::new(),
+    };
+    Ok(format!(
+        "{timeout:?}|{proxy:?}|{insecure}|{ca_file:?}|{ca_digest}"
+    ))
+}
+
+/// The value under `key`, built (once) when missing.
+fn get_or_build<T: Clone>(
+    shared: &Shared<T>,
+    key: String,
+    build: impl FnOnce() -> Result<T, String>,
+) -> Result<T, String> {
+    let mut map = shared.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(v) = map.get(&key) {
+        return Ok(v.clone());
+    }
+    let v = build()?;
+    map.insert(key, v.clone());
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_settings_share_one_client_and_other_settings_get_their_own() {
+        let t = Duration::from_secs(30);
+        let key = |insecure| settings_key(t, &Proxy::None, insecure, None).expect("key");
+        let shared = Shared::default();
+        let mut builds = 0;
+        for k in [key(false), key(false), key(true), key(false)] {
+            get_or_build(&shared, k, || {
+                builds += 1;
+                Ok(builds)
+            })
+            .expect("built");
+        }
+        assert_eq!(builds, 2, "one client per distinct settings");
+        assert_ne!(
+            key(false),
+            settings_key(t * 2, &Proxy::None, false, None).expect("key")
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "one").expect("write");
+        let first = settings_key(t, &Proxy::None, false, Some(&ca)).expect("key");
+        std::fs::write(&ca, "two").expect("write");
+        let second = settings_key(t, &Proxy::None, false, Some(&ca)).expect("key");
+        assert_ne!(first, second, "a changed CA bundle is other settings");
+        let missing = std::path::Path::new("/nonexistent/ca.pem");
+        assert!(shared_client(t, &Proxy::None, false, Some(missing)).is_err());
+        assert!(shared_client(t, &Proxy::None, false, None).is_ok());
+    }
+}

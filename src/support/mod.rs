@@ -4,7 +4,11 @@
 
 pub mod backoff;
 pub mod clock;
+pub mod credentials;
 pub mod fault;
 pub mod http_client;
+pub mod key;
+pub mod notify;
+pub mod seal;
 pub mod secret;
 pub mod shutdown;

@@ -187,6 +187,14 @@ admin = "{admin}"
     }
 }
 
+/// How many complete (newline-terminated) lines a file has: safe to poll while the collector
+/// writes, unlike `read_jsonl`, which would see a half-written last line.
+pub fn complete_lines(path: &Path) -> usize {
+    std::fs::read(path)
+        .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+        .unwrap_or(0)
+}
+
 /// Every line of a JSONL file, parsed; panics on a line that is not JSON.
 pub fn read_jsonl(path: &Path) -> Vec<Value> {
     let text = match std::fs::read_to_string(path) {
@@ -229,8 +237,8 @@ pub fn assert_success(o: &Output) {
 }
 
 /// Page through the simulator's Monitor stream with a minimal client of the test's own (not the
-/// collector's), from `since` (ISO time), and return every event as Docusign sent it.
-pub async fn fetch_all_raw(env: &Env, since: &str) -> Vec<Value> {
+/// collector's), from `since` (ISO time), and return every page's body as Docusign sent it.
+pub async fn fetch_raw_pages(env: &Env, since: &str) -> Vec<bytes::Bytes> {
     let base = env.sim.base_url();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -263,25 +271,36 @@ pub async fn fetch_all_raw(env: &Env, since: &str) -> Vec<Value> {
         .unwrap();
     let token = tok["access_token"].as_str().expect("token").to_string();
     let mut cursor = since.to_string();
-    let mut all = Vec::new();
+    let mut pages = Vec::new();
     loop {
-        let page: Value = http
+        let body = http
             .get(format!("{base}/api/v2.0/datasets/monitor/stream"))
             .query(&[("cursor", cursor.as_str()), ("limit", "2000")])
             .bearer_auth(&token)
             .send()
             .await
             .unwrap()
-            .json()
+            .bytes()
             .await
             .unwrap();
+        let page: Value = serde_json::from_slice(&body).expect("a JSON page");
         let end = page["endCursor"].as_str().expect("endCursor").to_string();
-        all.extend(page["data"].as_array().cloned().unwrap_or_default());
+        pages.push(body);
         if end == cursor {
-            return all;
+            return pages;
         }
         cursor = end;
     }
+}
+
+/// Every event of the simulator's Monitor stream from `since`, as Docusign sent it.
+pub async fn fetch_all_raw(env: &Env, since: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    for body in fetch_raw_pages(env, since).await {
+        let page: Value = serde_json::from_slice(&body).expect("a JSON page");
+        all.extend(page["data"].as_array().cloned().unwrap_or_default());
+    }
+    all
 }
 
 /// How many ids occur more than once (counting each extra occurrence).
@@ -306,6 +325,14 @@ impl Env {
     }
 }
 
+/// A TCP port free on the loopback interface (for the collector's API).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
 /// Poll `cond` every 50 ms for up to `secs` seconds; true once it holds.
 pub async fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
@@ -318,15 +345,50 @@ pub async fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
+impl Env {
+    /// The `[api]` table for a local API on `port` with the bearer token `t0k` (written to a
+    /// file), and with `seal` a seal key file too.
+    pub fn api_table(&self, port: u16, seal: bool) -> String {
+        let token_file = self.path("api-token");
+        std::fs::write(&token_file, "t0k\n").expect("write the API token");
+        let mut t = format!(
+            "[api]\nlisten = \"127.0.0.1:{port}\"\ntoken_file = \"{}\"\n",
+            token_file.display()
+        );
+        if seal {
+            let key = self.path("seal.key");
+            std::fs::write(&key, format!("{}\n", "5a".repeat(32))).expect("write the seal key");
+            t.push_str(&format!("seal_key_file = \"{}\"\n", key.display()));
+        }
+        t
+    }
+}
+
+/// Wait (10 s at most) until the collector's local API at `base` answers `/healthz`.
+pub async fn wait_for_api(http: &reqwest::Client, base: &str) {
+    for _ in 0..200 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("API did not come up");
+}
+
 /// Send SIGTERM to a child process.
 pub fn sigterm(child: &tokio::process::Child) {
+    send_signal(child, "TERM");
+}
+
+/// Send the signal `name` ("TERM", "HUP") to a child process.
+pub fn send_signal(child: &tokio::process::Child, name: &str) {
     let pid = child.id().expect("child is running").to_string();
     let ok = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
+        .args([&format!("-{name}"), &pid])
         .status()
         .expect("kill runs")
         .success();
-    assert!(ok, "SIGTERM delivered");
+    assert!(ok, "SIG{name} delivered");
 }
 
 /// SIGTERM a child and wait for it (20 s at most); returns its status and how long it took.
@@ -352,4 +414,47 @@ pub fn cached_token(env: &Env) -> String {
         .access_token
         .expose()
         .to_string()
+}
+
+/// A simulator with `n` audit users (and no Monitor backlog).
+pub fn users(n: usize) -> SimConfig {
+    SimConfig {
+        users: n,
+        ..sim_config(0)
+    }
+}
+
+/// An environment collecting audit users only, from ten years back, with `au` added to
+/// `[integrations.audit_users]`.
+pub async fn audit_env(cfg: SimConfig, au: &str) -> Env {
+    let mut env = Env::start(cfg).await;
+    env.integration_extra = "event_types = [\"audit_users\"]".into();
+    env.audit_users = format!("start_from = \"3650d\"\n{au}");
+    env
+}
+
+/// The Admin `id` of every audit-user record, asserting each has one.
+pub fn user_ids(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| {
+            e["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no id: {e}"))
+                .to_string()
+        })
+        .collect()
+}
+
+/// The `data` of a `POST /integrations` for a customer-events integration on the simulator.
+pub fn api_integration_data(env: &Env) -> Value {
+    serde_json::json!({
+        "environment": "stage", "changeKeys": false,
+        "integrationKey": INTEGRATION_KEY, "userId": USER_ID, "privateKey": key_pair().0,
+        "accountId": env.sim_config.account_id, "organizationId": env.sim_config.organization_id,
+        "eventTypes": ["customer_events"],
+        "customerEvents": {"interval": "1s", "startFrom": "30d"},
+        "rateLimit": {"perHour": 1000000, "burst": 10000},
+        "endpoints": {"oauth": env.sim.base_url(), "monitor": env.sim.base_url(), "admin": env.sim.admin_url()},
+    })
 }

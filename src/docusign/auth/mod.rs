@@ -5,204 +5,23 @@
 //! grant (the token lock is held while granting). Tokens are renewed `margin` before they
 //! expire; the margin is 10 minutes, or a quarter of the token's lifetime when that is shorter.
 
-pub mod key;
-
 use crate::config::{Endpoints, IntegrationConfig};
-use crate::record::EventType;
 use crate::state::{CachedToken, State, StateError};
 use crate::support::clock::now_unix;
+use crate::support::key::PrivateKey;
 use crate::support::secret::Secret;
-use key::PrivateKey;
-use serde::Deserialize;
+use crate::telemetry::events::TokenGrant;
 use std::time::Duration;
 
-/// Scopes customer events need.
-pub const CUSTOMER_EVENT_SCOPES: &[&str] = &["signature", "impersonation"];
-/// Scopes audit users need.
-pub const AUDIT_USER_SCOPES: &[&str] = &[
-    "signature",
-    "impersonation",
-    "organization_read",
-    "user_read",
-];
+mod grant_retry;
+mod oauth;
+pub use oauth::*;
+
 /// How long an assertion is valid (Docusign allows at most one hour).
 const ASSERTION_LIFETIME: i64 = 3600;
 /// `iat` is set this far in the past so a host clock slightly ahead of Docusign's is tolerated.
 const CLOCK_SKEW: i64 = 60;
 const MAX_RENEW_MARGIN: i64 = 600;
-
-/// The space-separated scopes the given event types need, in a stable order.
-pub fn scopes_for(event_types: &[EventType]) -> String {
-    let mut scopes: Vec<&str> = Vec::new();
-    for et in event_types {
-        let needed = match et {
-            EventType::CustomerEvents => CUSTOMER_EVENT_SCOPES,
-            EventType::AuditUsers => AUDIT_USER_SCOPES,
-        };
-        for s in needed {
-            if !scopes.contains(s) {
-                scopes.push(s);
-            }
-        }
-    }
-    scopes.join(" ")
-}
-
-/// The individual consent URL for `scopes`.
-pub fn consent_url(oauth: &str, scopes: &str, integration_key: &str, redirect_url: &str) -> String {
-    let mut url = match url::Url::parse(&format!("{}/oauth/auth", oauth.trim_end_matches('/'))) {
-        Ok(u) => u,
-        Err(_) => return format!("{oauth}/oauth/auth"),
-    };
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("scope", scopes)
-        .append_pair("client_id", integration_key)
-        .append_pair("redirect_uri", redirect_url);
-    url.to_string()
-}
-
-/// The `aud` claim: the OAuth server's authority without scheme (`account-d.docusign.com`).
-pub fn audience(oauth: &str) -> String {
-    match url::Url::parse(oauth) {
-        Ok(u) => match (u.host_str(), u.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_string(),
-            _ => oauth.to_string(),
-        },
-        Err(_) => oauth
-            .trim_start_matches("https://")
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_string(),
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    #[error("integration {integration}: consent is missing: user {user_id} has not granted the scopes \"{scopes}\" to integration key {integration_key}. Open this URL while signed in as that user (or an administrator) and accept, then try again: {url}")]
-    ConsentRequired {
-        integration: String,
-        user_id: String,
-        integration_key: String,
-        scopes: String,
-        url: String,
-    },
-    #[error("integration {integration}: Docusign does not know integration key {integration_key} (issuer_not_found): check integration_key and that environment is the one the key was created in")]
-    IssuerNotFound {
-        integration: String,
-        integration_key: String,
-    },
-    #[error("integration {integration}: Docusign rejected the assertion (no_valid_keys_or_signatures): the private key does not belong to integration key {integration_key} (add its public key under the app's RSA keypairs), or this host's clock is off (check NTP)")]
-    BadSignature {
-        integration: String,
-        integration_key: String,
-    },
-    #[error("integration {integration}: token grant refused by {oauth} (HTTP {status}): {error}{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
-    Refused {
-        integration: String,
-        oauth: String,
-        status: u16,
-        error: String,
-        description: Option<String>,
-    },
-    #[error("integration {integration}: cannot reach OAuth server {oauth}: {message}")]
-    Transport {
-        integration: String,
-        oauth: String,
-        message: String,
-    },
-    #[error("integration {integration}: malformed answer from {url}: {message}")]
-    Malformed {
-        integration: String,
-        url: String,
-        message: String,
-    },
-    #[error("integration {integration}: cannot sign the assertion: {message}")]
-    Sign {
-        integration: String,
-        message: String,
-    },
-    #[error("integration {integration}: {source}")]
-    State {
-        integration: String,
-        source: StateError,
-    },
-}
-
-impl AuthError {
-    /// Errors that a retry cannot fix (the operator must act).
-    pub fn is_permanent(&self) -> bool {
-        matches!(
-            self,
-            AuthError::ConsentRequired { .. }
-                | AuthError::IssuerNotFound { .. }
-                | AuthError::BadSignature { .. }
-                | AuthError::Sign { .. }
-        )
-    }
-}
-
-#[derive(serde::Serialize)]
-struct Claims<'a> {
-    iss: &'a str,
-    sub: &'a str,
-    aud: &'a str,
-    iat: i64,
-    exp: i64,
-    scope: &'a str,
-}
-
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: Option<String>,
-    expires_in: Option<i64>,
-    scope: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct OAuthError {
-    error: Option<String>,
-    error_description: Option<String>,
-}
-
-/// `/oauth/userinfo`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct UserInfo {
-    #[serde(default)]
-    pub sub: String,
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub email: String,
-    #[serde(default)]
-    pub accounts: Vec<UserAccount>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct UserAccount {
-    pub account_id: String,
-    #[serde(default)]
-    pub is_default: bool,
-    #[serde(default)]
-    pub account_name: String,
-    #[serde(default)]
-    pub base_uri: String,
-}
-
-impl UserInfo {
-    /// The account with `account_id`, else the default account.
-    pub fn account(&self, account_id: Option<&str>) -> Option<&UserAccount> {
-        match account_id {
-            Some(id) => self.accounts.iter().find(|a| a.account_id == id),
-            None => self
-                .accounts
-                .iter()
-                .find(|a| a.is_default)
-                .or(self.accounts.first()),
-        }
-    }
-}
 
 /// Gets and caches access tokens for one integration.
 pub struct Authenticator {
@@ -216,6 +35,9 @@ pub struct Authenticator {
     fingerprint: String,
     state: State,
     http: reqwest::Client,
+    /// Attempts per grant (the first included) and the backoff between them.
+    grant_attempts: u32,
+    grant_backoff: crate::support::backoff::Backoff,
     current: tokio::sync::Mutex<Option<CachedToken>>,
 }
 
@@ -256,6 +78,11 @@ impl Authenticator {
             fingerprint,
             state,
             http,
+            grant_attempts: cfg.retry.max_attempts.max(1),
+            grant_backoff: crate::support::backoff::Backoff::new(
+                cfg.retry.initial.0,
+                cfg.retry.max.0,
+            ),
             current: tokio::sync::Mutex::new(None),
         }
     }
@@ -302,7 +129,7 @@ impl Authenticator {
                 return Ok(token);
             }
         }
-        let t = self.grant().await?;
+        let t = self.grant_with_retries().await?;
         self.state
             .save_token(&self.integration, &t)
             .map_err(|e| self.state_err(e))?;
@@ -378,6 +205,7 @@ impl Authenticator {
         })
     }
 
+    /// One token request (see `grant_with_retries`).
     async fn grant(&self) -> Result<CachedToken, AuthError> {
         let now = now_unix();
         let assertion = self.assertion(now)?;
@@ -395,7 +223,11 @@ impl Authenticator {
             .map_err(transport)?;
         let status = resp.status();
         let body = resp.bytes().await.map_err(transport)?;
-        crate::telemetry::metrics::global().token_grant(&self.integration, status.is_success());
+        TokenGrant {
+            integration: &self.integration,
+            success: status.is_success(),
+        }
+        .emit();
         if !status.is_success() {
             return Err(self.grant_error(status.as_u16(), &body));
         }
@@ -505,6 +337,7 @@ impl Authenticator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::EventType;
 
     #[test]
     fn scopes_follow_event_types() {

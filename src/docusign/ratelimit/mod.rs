@@ -5,8 +5,15 @@
 //! - what Docusign reports: `X-RateLimit-Remaining` at or below the `reserve` (or a 429)
 //!   blocks every call of the integration until `X-RateLimit-Reset` (`Retry-After` when a
 //!   proxy sends one); a nearly spent burst budget spaces calls out.
+//!
+//! Within the quota the customer-events (Monitor) stream goes first ([`fair`]): an audit-user
+//! load never starves it.
 
 use crate::docusign::Api;
+use crate::telemetry::events::RateLimitWaited;
+mod fair;
+
+use fair::FairGate;
 use governor::{DefaultDirectRateLimiter, Quota};
 use reqwest::header::HeaderMap;
 use std::num::NonZeroU32;
@@ -51,6 +58,7 @@ pub struct RateLimiter {
     integration: String,
     settings: RateLimitSettings,
     quota: DefaultDirectRateLimiter,
+    fair: FairGate,
     observed: Mutex<Observed>,
 }
 
@@ -63,6 +71,7 @@ fn api_index(api: Api) -> usize {
 }
 
 impl RateLimiter {
+    /// A limiter for `integration` (named in logs) with `settings`.
     pub fn new(integration: &str, settings: RateLimitSettings) -> Self {
         let per_hour = NonZeroU32::new(settings.per_hour.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(settings.burst.max(1)).unwrap_or(NonZeroU32::MIN);
@@ -71,6 +80,7 @@ impl RateLimiter {
             integration: integration.to_string(),
             settings,
             quota: governor::RateLimiter::direct(quota),
+            fair: FairGate::default(),
             observed: Mutex::new(Observed::default()),
         }
     }
@@ -111,11 +121,17 @@ impl RateLimiter {
             }
             tokio::time::sleep(wait).await;
         }
-        self.quota.until_ready().await;
+        {
+            let _turn = self.fair.turn(api).await;
+            self.quota.until_ready().await;
+        }
         let waited = started.elapsed();
         if waited >= Duration::from_millis(50) {
-            crate::telemetry::metrics::global()
-                .rate_limit_wait(&self.integration, waited.as_secs_f64());
+            RateLimitWaited {
+                integration: &self.integration,
+                waited,
+            }
+            .emit();
         }
     }
 
@@ -140,7 +156,10 @@ impl RateLimiter {
             block = Some(match (retry_after, reset) {
                 (Some(d), _) => now + d,
                 (None, Some(r)) if r > now => r + margin,
-                _ => now + Duration::from_secs(60),
+                // A reset already past: our clock is ahead of Docusign's, or the budget has
+                // just been renewed. Wait briefly, with jitter so integrations do not line up.
+                (None, Some(_)) => now + past_reset_wait(),
+                (None, None) => now + Duration::from_secs(60),
             });
             tracing::warn!(integration = %self.integration, wait_s = block.and_then(|b| b.duration_since(now).ok()).map(|d| d.as_secs_f64()).unwrap_or(0.0), "Docusign rate limit reached (429); pausing this integration until the budget resets");
         } else if let (Some(rem), Some(r)) = (remaining, reset) {
@@ -167,6 +186,12 @@ impl RateLimiter {
     }
 }
 
+/// The wait after a 429 whose `X-RateLimit-Reset` is already past: 2 s plus up to 3 s of jitter.
+fn past_reset_wait() -> Duration {
+    use rand::Rng;
+    Duration::from_secs(2) + Duration::from_millis(rand::thread_rng().gen_range(0..=3000))
+}
+
 /// `Retry-After`: delay seconds or an HTTP date.
 fn parse_retry_after(v: &str) -> Option<Duration> {
     if let Ok(secs) = v.trim().parse::<u64>() {
@@ -178,111 +203,4 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use reqwest::header::{HeaderName, HeaderValue};
-
-    fn headers(pairs: &[(&str, String)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        h
-    }
-
-    fn epoch_in(secs: u64) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-            + secs
-    }
-
-    #[test]
-    fn a_429_blocks_until_the_reset_header() {
-        let l = RateLimiter::new("t", RateLimitSettings::default());
-        assert!(l.blocked_until().is_none());
-        l.observe(
-            Api::Monitor,
-            429,
-            &headers(&[("x-ratelimit-reset", epoch_in(30).to_string())]),
-        );
-        let until = l.blocked_until().expect("blocked");
-        let wait = until.duration_since(SystemTime::now()).unwrap();
-        assert!(
-            wait > Duration::from_secs(28) && wait <= Duration::from_secs(32),
-            "{wait:?}"
-        );
-    }
-
-    #[test]
-    fn retry_after_wins_over_reset() {
-        let l = RateLimiter::new("t", RateLimitSettings::default());
-        l.observe(
-            Api::Admin,
-            429,
-            &headers(&[
-                ("retry-after", "5".into()),
-                ("x-ratelimit-reset", epoch_in(600).to_string()),
-            ]),
-        );
-        let wait = l
-            .blocked_until()
-            .unwrap()
-            .duration_since(SystemTime::now())
-            .unwrap();
-        assert!(wait <= Duration::from_secs(5), "{wait:?}");
-    }
-
-    #[test]
-    fn reaching_the_reserve_blocks_before_any_429() {
-        let s = RateLimitSettings {
-            reserve: 10,
-            ..Default::default()
-        };
-        let l = RateLimiter::new("t", s);
-        l.observe(
-            Api::Monitor,
-            200,
-            &headers(&[
-                ("x-ratelimit-remaining", "11".into()),
-                ("x-ratelimit-reset", epoch_in(60).to_string()),
-            ]),
-        );
-        assert!(l.blocked_until().is_none());
-        l.observe(
-            Api::Monitor,
-            200,
-            &headers(&[
-                ("x-ratelimit-remaining", "10".into()),
-                ("x-ratelimit-reset", epoch_in(60).to_string()),
-            ]),
-        );
-        assert!(l.blocked_until().is_some());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn min_spacing_spaces_calls_to_one_api() {
-        let s = RateLimitSettings {
-            min_spacing: Duration::from_secs(2),
-            ..Default::default()
-        };
-        let l = RateLimiter::new("t", s);
-        let t0 = tokio::time::Instant::now();
-        l.acquire(Api::Monitor).await;
-        l.acquire(Api::Admin).await;
-        assert!(
-            t0.elapsed() < Duration::from_millis(100),
-            "another API is not held back"
-        );
-        l.acquire(Api::Monitor).await;
-        assert!(
-            t0.elapsed() >= Duration::from_secs(2),
-            "second monitor call waited {:?}",
-            t0.elapsed()
-        );
-    }
-}
+mod tests;

@@ -6,7 +6,7 @@
 //! (with the `rsa` crate), and builds the `jsonwebtoken` signing key from its PKCS#1 DER form.
 //! No error message ever contains key material.
 
-use crate::config::IntegrationConfig;
+use crate::support::secret::Secret;
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::PublicKeyParts;
@@ -87,25 +87,31 @@ pub enum KeyError {
     Invalid(String),
 }
 
+/// Where an integration's key comes from: `private_key_file` or `private_key` (inline PEM).
+#[derive(Clone, Copy)]
+pub struct KeySource<'a> {
+    pub file: Option<&'a std::path::Path>,
+    pub inline: Option<&'a Secret>,
+}
+
 /// Load the integration's key from `private_key_file` or `private_key`.
-pub fn load(cfg: &IntegrationConfig) -> Result<PrivateKey, KeyError> {
-    let inline = cfg
-        .private_key
-        .as_ref()
-        .filter(|s| !s.expose().trim().is_empty());
-    match (&cfg.private_key_file, inline) {
+pub fn load(from: KeySource<'_>) -> Result<PrivateKey, KeyError> {
+    let inline = from.inline.filter(|s| !s.expose().trim().is_empty());
+    match (from.file, inline) {
         (Some(_), Some(_)) => Err(KeyError::Both),
         (None, None) => Err(KeyError::Missing),
         (None, Some(secret)) => parse_pem(secret.expose()),
         (Some(path), None) => {
+            let expanded = super::credentials::expand(path).map_err(KeyError::Invalid)?;
+            let path = expanded.as_path();
             if path.is_dir() {
                 return Err(KeyError::Unreadable {
-                    path: path.clone(),
+                    path: path.to_path_buf(),
                     source: std::io::Error::other("is a directory, not a file"),
                 });
             }
             let bytes = std::fs::read(path).map_err(|source| KeyError::Unreadable {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 source,
             })?;
             let text = String::from_utf8(bytes).map_err(|_| {
@@ -261,7 +267,8 @@ fn check_pkcs8_algorithm(pem: &str) -> Result<(), KeyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::support::secret::Secret;
+    use crate::config::IntegrationConfig;
+
     use std::path::Path;
 
     fn fixture(name: &str) -> String {
@@ -276,6 +283,10 @@ mod tests {
             Err(KeyError::Invalid(m)) => m,
             other => panic!("expected KeyError::Invalid, got {other:?}"),
         }
+    }
+
+    fn load_cfg(i: &IntegrationConfig) -> Result<PrivateKey, KeyError> {
+        load(i.key_source())
     }
 
     fn integration(file: Option<&str>, inline: Option<&str>) -> IntegrationConfig {
@@ -395,24 +406,24 @@ user_id = "uid"
     fn load_from_file_inline_missing_both() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
         let file = dir.join("rsa_pkcs1.pem");
-        load(&integration(file.to_str(), None)).expect("file");
-        load(&integration(None, Some(&fixture("rsa_pkcs8.pem")))).expect("inline");
+        load_cfg(&integration(file.to_str(), None)).expect("file");
+        load_cfg(&integration(None, Some(&fixture("rsa_pkcs8.pem")))).expect("inline");
         assert!(matches!(
-            load(&integration(None, None)),
+            load_cfg(&integration(None, None)),
             Err(KeyError::Missing)
         ));
         assert!(matches!(
-            load(&integration(file.to_str(), Some("x"))),
+            load_cfg(&integration(file.to_str(), Some("x"))),
             Err(KeyError::Both)
         ));
         let missing = dir.join("does-not-exist.pem");
-        let e = load(&integration(missing.to_str(), None)).expect_err("missing");
+        let e = load_cfg(&integration(missing.to_str(), None)).expect_err("missing");
         assert!(matches!(e, KeyError::Unreadable { .. }), "{e:?}");
         assert!(e.to_string().contains("does-not-exist.pem"), "{e}");
-        let e = load(&integration(dir.to_str(), None)).expect_err("directory");
+        let e = load_cfg(&integration(dir.to_str(), None)).expect_err("directory");
         assert!(e.to_string().contains("directory"), "{e}");
         let ec = dir.join("ec.pem");
-        let e = load(&integration(ec.to_str(), None)).expect_err("ec");
+        let e = load_cfg(&integration(ec.to_str(), None)).expect_err("ec");
         assert!(
             e.to_string().contains("ec.pem") && e.to_string().contains("is not an RSA key"),
             "{e}"

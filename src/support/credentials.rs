@@ -1,0 +1,82 @@
+//! Paths of key and token files that may name a systemd credential:
+//! `${CREDENTIALS_DIRECTORY}/acme.pem` with `LoadCredential=acme.pem:/etc/…` in the unit.
+
+use std::path::{Path, PathBuf};
+
+/// The variable systemd sets to the directory of a service's credentials.
+pub const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
+
+/// `path` with `${CREDENTIALS_DIRECTORY}` (or `$CREDENTIALS_DIRECTORY`) replaced by that
+/// variable's value; an error that says what to do when the path uses it and it is unset.
+pub fn expand(path: &Path) -> Result<PathBuf, String> {
+    expand_with(path, std::env::var_os(CREDENTIALS_DIRECTORY))
+}
+
+fn expand_with(path: &Path, dir: Option<std::ffi::OsString>) -> Result<PathBuf, String> {
+    let Some(text) = path.to_str() else {
+        return Ok(path.to_path_buf());
+    };
+    let pattern = ["${CREDENTIALS_DIRECTORY}", "$CREDENTIALS_DIRECTORY"]
+        .into_iter()
+        .find(|p| text.contains(p));
+    let Some(pattern) = pattern else {
+        return Ok(path.to_path_buf());
+    };
+    match dir
+        .as_ref()
+        .and_then(|d| d.to_str())
+        .filter(|d| !d.is_empty())
+    {
+        Some(d) => Ok(PathBuf::from(text.replace(pattern, d))),
+        None => Err(format!(
+            "{text} uses ${{{CREDENTIALS_DIRECTORY}}}, which is not set: run under systemd with \
+             LoadCredential= (or set CREDENTIALS_DIRECTORY to the directory that holds the file)"
+        )),
+    }
+}
+
+/// Read a file whose path may use `${CREDENTIALS_DIRECTORY}`.
+pub fn read(path: &Path) -> Result<Vec<u8>, String> {
+    let real = expand(path)?;
+    if real.is_dir() {
+        return Err(format!("{} is a directory, not a file", real.display()));
+    }
+    std::fs::read(&real).map_err(|e| format!("cannot read {}: {e}", real.display()))
+}
+
+/// [`read`] as trimmed text (a token file); an error when it is empty or not UTF-8.
+pub fn read_token(path: &Path) -> Result<String, String> {
+    let bytes = read(path)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| format!("{} is not text", path.display()))?
+        .trim()
+        .to_string();
+    if text.is_empty() {
+        return Err(format!("{} is empty: put the token in it", path.display()));
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expands_the_credentials_directory() {
+        let dir = Some("/run/credentials/x.service".into());
+        let p = Path::new("${CREDENTIALS_DIRECTORY}/acme.pem");
+        assert_eq!(
+            expand_with(p, dir.clone()).unwrap(),
+            Path::new("/run/credentials/x.service/acme.pem")
+        );
+        let p = Path::new("$CREDENTIALS_DIRECTORY/t");
+        assert_eq!(
+            expand_with(p, dir).unwrap(),
+            Path::new("/run/credentials/x.service/t")
+        );
+        let plain = Path::new("/etc/docusign-collector/acme.pem");
+        assert_eq!(expand_with(plain, None).unwrap(), plain);
+        let e = expand_with(Path::new("${CREDENTIALS_DIRECTORY}/a"), None).unwrap_err();
+        assert!(e.contains("LoadCredential"), "{e}");
+    }
+}

@@ -1,0 +1,346 @@
+//! What the collector tells operators, one type per happening: each event logs (tracing) and
+//! counts (the families of `telemetry::metrics`), so a call site says what happened once, e.g.
+//! `PageDelivered { integration, event_type, events }.emit()`.
+//!
+//! Events are emitted per request or per page, never per event: the cost is one label set (an
+//! integration or sink name copied) and one family lookup.
+
+use super::labels::{
+    ApiLabels, ApiRetryLabels, CycleLabels, EnrichmentLabels, GrantLabels, IntegrationLabels,
+    Outcome, SinkLabels, StreamLabels,
+};
+use super::metrics::families;
+use crate::record::EventType;
+use crate::support::clock::now_unix;
+use prometheus_client::metrics::gauge::Gauge;
+use std::fmt::Display;
+use std::time::Duration;
+
+fn integration_labels(integration: &str) -> IntegrationLabels {
+    IntegrationLabels {
+        integration: integration.to_string(),
+    }
+}
+
+/// A Docusign API request ended: an answer with `status`, or none (`status` 0).
+pub struct ApiResponse<'a> {
+    pub integration: &'a str,
+    /// `Api::as_str()`: `monitor`, `admin`, `esignature`.
+    pub api: &'static str,
+    pub status: u16,
+}
+
+impl ApiResponse<'_> {
+    pub fn emit(self) {
+        tracing::trace!(
+            integration = self.integration,
+            api = self.api,
+            status = self.status,
+            "Docusign API answered"
+        );
+        families()
+            .api_requests
+            .get_or_create(&ApiLabels {
+                integration: self.integration.to_string(),
+                api: self.api,
+                status: self.status,
+            })
+            .inc();
+    }
+}
+
+/// A Docusign API request failed transiently and is tried again after `delay`.
+pub struct ApiRetry<'a> {
+    pub integration: &'a str,
+    pub api: &'static str,
+    pub attempt: u32,
+    pub delay: Duration,
+    /// What went wrong, for the log.
+    pub problem: &'a str,
+}
+
+impl ApiRetry<'_> {
+    pub fn emit(self) {
+        tracing::warn!(
+            integration = self.integration,
+            api = self.api,
+            attempt = self.attempt,
+            delay_ms = self.delay.as_millis() as u64,
+            "{}; retrying",
+            self.problem
+        );
+        families()
+            .retries
+            .get_or_create(&ApiRetryLabels {
+                integration: self.integration.to_string(),
+                api: self.api,
+            })
+            .inc();
+    }
+}
+
+/// An OAuth JWT grant was answered.
+pub struct TokenGrant<'a> {
+    pub integration: &'a str,
+    pub success: bool,
+}
+
+impl TokenGrant<'_> {
+    pub fn emit(self) {
+        let outcome = Outcome::of(self.success);
+        tracing::debug!(
+            integration = self.integration,
+            outcome = outcome.as_str(),
+            "OAuth JWT grant answered"
+        );
+        families()
+            .token_grants
+            .get_or_create(&GrantLabels {
+                integration: self.integration.to_string(),
+                outcome,
+            })
+            .inc();
+    }
+}
+
+/// A request waited `waited` for the integration's rate budget.
+pub struct RateLimitWaited<'a> {
+    pub integration: &'a str,
+    pub waited: Duration,
+}
+
+impl RateLimitWaited<'_> {
+    pub fn emit(self) {
+        tracing::debug!(
+            integration = self.integration,
+            waited_ms = self.waited.as_millis() as u64,
+            "waited for the rate budget"
+        );
+        let f = families();
+        let labels = integration_labels(self.integration);
+        f.rate_limit_waits.get_or_create(&labels).inc();
+        f.rate_limit_wait_seconds
+            .get_or_create(&labels)
+            .inc_by(self.waited.as_secs_f64());
+    }
+}
+
+/// `events` events of a page had no readable timestamp and got the collection time.
+pub struct BadTimestamps<'a> {
+    pub integration: &'a str,
+    pub events: u64,
+}
+
+impl BadTimestamps<'_> {
+    pub fn emit(self) {
+        tracing::warn!(
+            integration = self.integration,
+            events = self.events,
+            "events without a readable timestamp: _time set to the collection time"
+        );
+        families()
+            .bad_timestamps
+            .get_or_create(&integration_labels(self.integration))
+            .inc_by(self.events);
+    }
+}
+
+/// An audit user is emitted without eSignature details.
+pub struct EnrichmentSkipped<'a> {
+    pub integration: &'a str,
+    pub user_id: &'a str,
+    /// `unknown_user` (eSignature has no such user), `failed` (the lookup failed after its
+    /// retries) or `no_id` (the Admin user has no id to look up).
+    pub reason: &'static str,
+    /// What eSignature answered, for the log.
+    pub why: &'a str,
+}
+
+impl EnrichmentSkipped<'_> {
+    pub fn emit(self) {
+        tracing::warn!(
+            integration = self.integration,
+            user_id = self.user_id,
+            reason = self.reason,
+            "audit user emitted without eSignature details: {}",
+            self.why
+        );
+        families()
+            .enrichment_skipped
+            .get_or_create(&EnrichmentLabels {
+                integration: self.integration.to_string(),
+                reason: self.reason,
+            })
+            .inc();
+    }
+}
+
+/// A page was fetched and is on its way to the sinks. Keep the returned [`PageInFlight`] with
+/// the page until every sink has it (or it is given up): it counts in `pages_in_flight` until
+/// dropped.
+pub struct PageFetched<'a> {
+    pub integration: &'a str,
+    pub event_type: EventType,
+}
+
+impl PageFetched<'_> {
+    #[must_use = "the page counts as in flight until the guard is dropped"]
+    pub fn emit(self) -> PageInFlight {
+        tracing::trace!(
+            integration = self.integration,
+            event_type = self.event_type.as_str(),
+            "page fetched"
+        );
+        let gauge = families()
+            .pages_in_flight
+            .get_or_create_owned(&StreamLabels::new(self.integration, self.event_type));
+        gauge.inc();
+        PageInFlight(gauge)
+    }
+}
+
+/// A fetched page not yet delivered; dropping it takes it out of `pages_in_flight`.
+#[derive(Debug)]
+pub struct PageInFlight(Gauge);
+
+impl Drop for PageInFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Every sink accepted a page of `events` records.
+pub struct PageDelivered<'a> {
+    pub integration: &'a str,
+    pub event_type: EventType,
+    pub events: u64,
+}
+
+impl PageDelivered<'_> {
+    pub fn emit(self) {
+        tracing::trace!(
+            integration = self.integration,
+            event_type = self.event_type.as_str(),
+            events = self.events,
+            "page accepted by every sink"
+        );
+        let f = families();
+        let labels = StreamLabels::new(self.integration, self.event_type);
+        f.pages.get_or_create(&labels).inc();
+        f.events.get_or_create(&labels).inc_by(self.events);
+    }
+}
+
+/// Records up to `newest_time_unix` (their greatest `_time`) were delivered to every sink:
+/// `cursor_lag_seconds` is now − the newest such time, computed at each scrape.
+pub fn stream_delivered(integration: &str, event_type: EventType, newest_time_unix: i64) {
+    families()
+        .cursor_lag
+        .get_or_create(&StreamLabels::new(integration, event_type))
+        .delivered(newest_time_unix);
+}
+
+/// A collection cycle ended after `duration`.
+pub struct CycleFinished<'a> {
+    pub integration: &'a str,
+    pub event_type: EventType,
+    pub success: bool,
+    pub duration: Duration,
+}
+
+impl CycleFinished<'_> {
+    pub fn emit(self) {
+        let outcome = Outcome::of(self.success);
+        tracing::trace!(
+            integration = self.integration,
+            event_type = self.event_type.as_str(),
+            outcome = outcome.as_str(),
+            took_ms = self.duration.as_millis() as u64,
+            "cycle finished"
+        );
+        let f = families();
+        let stream = StreamLabels::new(self.integration, self.event_type);
+        f.cycle_duration
+            .get_or_create(&stream)
+            .observe(self.duration.as_secs_f64());
+        if self.success {
+            f.last_success.get_or_create(&stream).set(now_unix());
+        }
+        f.cycles
+            .get_or_create(&CycleLabels {
+                integration: stream.integration,
+                event_type: self.event_type,
+                outcome,
+            })
+            .inc();
+    }
+}
+
+/// A sink failed to take a batch (for good: its own retries are over).
+pub struct SinkFailed<'a> {
+    pub sink: &'a str,
+    pub error: &'a dyn Display,
+}
+
+impl SinkFailed<'_> {
+    pub fn emit(self) {
+        tracing::debug!(sink = self.sink, "delivery failed: {}", self.error);
+        families()
+            .sink_errors
+            .get_or_create(&SinkLabels {
+                sink: self.sink.to_string(),
+            })
+            .inc();
+    }
+}
+
+/// A sink's delivery failed transiently and is retried after `delay` (`attempt`: 1 for the
+/// first retry).
+pub struct SinkRetry<'a> {
+    pub sink: &'a str,
+    pub attempt: u32,
+    pub delay: Duration,
+    /// What went wrong, for the log.
+    pub problem: &'a str,
+}
+
+impl SinkRetry<'_> {
+    pub fn emit(self) {
+        // Logged on the first retry and every tenth: an outage must not flood the log.
+        let attempt = self.attempt;
+        if attempt == 1 || attempt.is_multiple_of(10) {
+            tracing::warn!(
+                sink = self.sink,
+                attempt,
+                delay_ms = self.delay.as_millis() as u64,
+                "delivery failed ({}); retrying until it succeeds",
+                self.problem
+            );
+        }
+        families()
+            .sink_retries
+            .get_or_create(&SinkLabels {
+                sink: self.sink.to_string(),
+            })
+            .inc();
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+/// A configuration reload (SIGHUP) was refused: the old configuration keeps running.
+pub struct ConfigReloadFailed<'a> {
+    /// Why, naming the file and key when the configuration is invalid.
+    pub reason: &'a str,
+}
+
+impl ConfigReloadFailed<'_> {
+    pub fn emit(self) {
+        tracing::error!(
+            "configuration reload refused, the old configuration keeps running: {}",
+            self.reason
+        );
+        families().config_reload_failures.inc();
+    }
+}
