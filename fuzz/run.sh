@@ -17,8 +17,10 @@ shift || true
 cd "$(dirname "$0")"
 
 if ! cargo +nightly --version >/dev/null 2>&1; then
-    echo "fuzz/run.sh: the nightly toolchain is needed (cargo +nightly)" >&2
-    exit 1
+    rustup toolchain install nightly --profile minimal || {
+        echo "fuzz/run.sh: the nightly toolchain is needed (cargo +nightly) and could not be installed" >&2
+        exit 1
+    }
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked

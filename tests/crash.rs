@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 const EVENTS: usize = 100_000;
 const EVENT_PAGE: usize = 1_000;
 const EVENT_KILLS: usize = 20;
+/// The most one crash test may take (kills and catching up); a few times what it needs.
+const TEST_LIMIT: Duration = Duration::from_secs(300);
 
 /// splitmix64: small, seeded, good enough to place kills.
 struct Rng(u64);
@@ -192,12 +194,18 @@ async fn kill_and_catch_up(
 ) -> usize {
     let t0 = Instant::now();
     let mut rng = Rng::seeded(test);
-    let busy = kill_repeatedly(env, &mut rng, kills, quiet, jitter, progress).await;
-    println!(
-        "{test}: {kills} kills ({busy} while collecting), {} records before the last run",
-        count()
-    );
-    let_it_catch_up(env, expected.len(), count).await;
+    let run = async {
+        let busy = kill_repeatedly(env, &mut rng, kills, quiet, jitter, progress).await;
+        println!(
+            "{test}: {kills} kills ({busy} while collecting), {} records before the last run",
+            count()
+        );
+        let_it_catch_up(env, expected.len(), &count).await;
+    };
+    // Bounded in time (CI runs the suite): the daemon is killed on drop if this runs out.
+    tokio::time::timeout(TEST_LIMIT, run)
+        .await
+        .unwrap_or_else(|_| panic!("{test}: not done within {} s", TEST_LIMIT.as_secs()));
     let dups = assert_complete(test, &ids(), &expected, bound);
     println!("{test}: {:.1} s", t0.elapsed().as_secs_f64());
     dups
