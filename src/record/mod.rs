@@ -119,7 +119,7 @@ impl Splicer {
         // strings they are always escaped, so turning them into spaces changes no value and
         // keeps the record on one line of JSONL.
         let flattened;
-        let body: &str = if body.as_bytes().contains(&b'\n') || body.as_bytes().contains(&b'\r') {
+        let body: &str = if memchr::memchr2(b'\n', b'\r', body.as_bytes()).is_some() {
             flattened = body.replace(['\n', '\r'], " ");
             &flattened
         } else {
@@ -156,8 +156,28 @@ pub fn build(
     Splicer::new(event_type, integration, change_keys).build(event, time)
 }
 
-/// Append `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds.
+/// Append `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds. Years 0–9999 are written digit by digit
+/// (once per record, so no formatting machinery); any other time as chrono writes it.
 fn push_time(out: &mut String, unix: i64) {
+    let (y, mo, d) = civil_from_days(unix.div_euclid(86_400));
+    if (0..=9999).contains(&y) {
+        let s = unix.rem_euclid(86_400);
+        let mut b = *b"0000-00-00T00:00:00Z";
+        let mut put = |at: usize, width: usize, mut v: i64| {
+            for i in (at..at + width).rev() {
+                b[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, y);
+        put(5, 2, mo);
+        put(8, 2, d);
+        put(11, 2, s / 3600);
+        put(14, 2, s / 60 % 60);
+        put(17, 2, s % 60);
+        out.extend(b.iter().map(|&c| char::from(c)));
+        return;
+    }
     use chrono::{Datelike, Timelike};
     use std::fmt::Write;
     match chrono::DateTime::from_timestamp(unix, 0) {
@@ -175,6 +195,21 @@ fn push_time(out: &mut String, unix: i64) {
         }
         None => out.push_str("1970-01-01T00:00:00Z"),
     }
+}
+
+/// (year, month, day) of the proleptic Gregorian calendar for days since 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`). Exact for any `days` whose year fits in an i64.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days.saturating_add(719_468);
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe.saturating_add(era.saturating_mul(400)) + i64::from(m <= 2);
+    (y, m, d)
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds.

@@ -1,5 +1,5 @@
-//! Property tests: `change_keys` changes keys and nothing else, and the timestamp parser agrees
-//! with chrono's RFC 3339 parser.
+//! Property tests: `change_keys` changes keys and nothing else, the timestamp parser agrees
+//! with chrono's RFC 3339 parser, and `_time` is written as chrono writes it.
 
 use super::*;
 use proptest::prelude::*;
@@ -238,5 +238,32 @@ proptest! {
     #[test]
     fn garbage_never_panics_and_agrees(s in any::<String>()) {
         prop_assert_eq!(parse_timestamp(&s), reference(&s));
+    }
+}
+
+/// `_time` as chrono writes it (what `format_time` did before it wrote digits itself).
+fn reference_format(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0).map_or_else(
+        || "1970-01-01T00:00:00Z".to_string(),
+        |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+    #[test]
+    fn format_time_agrees_with_chrono_in_years_0_to_9999(unix in -62_167_219_200i64..253_402_300_800) {
+        prop_assert_eq!(format_time(unix), reference_format(unix));
+    }
+
+    #[test]
+    fn format_time_agrees_with_chrono_anywhere(unix in any::<i64>()) {
+        prop_assert_eq!(format_time(unix), reference_format(unix));
+    }
+
+    #[test]
+    fn format_time_and_parse_timestamp_round_trip(unix in 0i64..253_402_300_800) {
+        prop_assert_eq!(parse_timestamp(&format_time(unix)), Some(unix));
     }
 }
