@@ -409,6 +409,13 @@ async fn three_replicas_share_thirty_integrations_and_take_over_from_a_killed_on
         );
     }
     eprintln!("{}", c.incidents());
+    // The token cache is shared: a takeover (or a rebalance) reuses the holder's valid token, and
+    // no two replicas grant for one integration, so each integration was granted exactly once.
+    assert_eq!(
+        c.env.sim.stats().token_grants,
+        30,
+        "one grant per integration across kills and rebalancing"
+    );
     eprintln!(
         "duplicates: {} in {} taken-over integrations, {} elsewhere",
         dups.iter()
