@@ -157,6 +157,14 @@ admin = "{admin}"
         assert!(status.success(), "{name} exited with {status}");
     }
 
+    /// SIGTERM every running replica and wait for each.
+    async fn stop_all(&mut self) {
+        let names: Vec<String> = self.replicas.keys().cloned().collect();
+        for name in names {
+            self.stop(&name).await;
+        }
+    }
+
     fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.env.path(&format!("{name}.log"))).unwrap_or_default()
     }
@@ -451,9 +459,7 @@ async fn three_replicas_share_thirty_integrations_and_take_over_from_a_killed_on
         assert!(e["lease"]["until"].is_string(), "{e}");
     }
     assert!(!String::from_utf8_lossy(&out.stdout).contains("PGPASSWORD"));
-    for r in ["r2", "r3"] {
-        c.stop(r).await;
-    }
+    c.stop_all().await;
     assert!(
         c.holders().is_empty(),
         "a stopped replica releases its leases"
@@ -503,9 +509,7 @@ async fn a_replica_frozen_past_its_lease_is_fenced_and_nothing_goes_backwards() 
     );
     assert!(watch.backwards().is_empty(), "{:?}", watch.backwards());
     eprintln!("freeze: duplicates {dups:?}");
-    for r in ["r1", "r2"] {
-        c.stop(r).await;
-    }
+    c.stop_all().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -550,9 +554,7 @@ async fn a_late_replica_takes_its_share_and_a_rolling_restart_loses_nothing() {
         dups.values().all(|d| *d <= PAGE_SIZE),
         "at most a page per integration doubled: {dups:?}"
     );
-    for r in ["r1", "r2", "r3"] {
-        c.stop(r).await;
-    }
+    c.stop_all().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -620,9 +622,7 @@ async fn a_database_restart_pauses_collection_and_loses_nothing() {
         log.contains("cannot reach the state database"),
         "the outage is logged:\n{log}"
     );
-    for r in ["r1", "r2"] {
-        c.stop(r).await;
-    }
+    c.stop_all().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -707,7 +707,5 @@ async fn an_integration_created_or_deleted_through_one_replica_takes_effect_wher
         after,
         "nothing is collected for a deleted integration"
     );
-    for r in ["r1", "r2"] {
-        c.stop(r).await;
-    }
+    c.stop_all().await;
 }
