@@ -707,5 +707,32 @@ async fn an_integration_created_or_deleted_through_one_replica_takes_effect_wher
         after,
         "nothing is collected for a deleted integration"
     );
+    // `once` beside live replicas collects nothing they hold; once they are gone, everything.
+    let once = |c: &Cluster| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_docusign-collector"))
+            .arg("--config")
+            .arg(c.config("r1"))
+            .arg("once")
+            .output()
+            .unwrap()
+    };
+    let before = c.receiver.events().len();
+    let out = once(&c);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another replica holds it"));
+    assert_eq!(c.receiver.events().len(), before, "once took nothing held");
     c.stop_all().await;
+    c.env.sim.append_events(20);
+    let out = once(&c);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(c.wait_complete(10).await, "once collected what nobody held");
+    assert!(c.holders().is_empty(), "once released what it took");
 }
