@@ -155,12 +155,22 @@ fn load_config(cli: &Cli) -> Result<Config, Failure> {
 /// Open the state database; with `[api] seal_key_file`, seal what an earlier version stored in
 /// the clear and open what is sealed.
 fn open_state(cfg: &Config) -> Result<State, Failure> {
-    let state = State::open(&cfg.state_path).map_err(Failure::runtime)?;
+    let state = State::open_configured(cfg).map_err(Failure::runtime)?;
     if let Some(path) = cfg.api.as_ref().and_then(|a| a.seal_key_file.as_ref()) {
         let key = SealKey::from_file(path).map_err(Failure::config)?;
         state.set_seal_key(key).map_err(Failure::runtime)?;
     }
     Ok(state)
+}
+
+/// One collecting process per SQLite state file; replicas sharing PostgreSQL use leases.
+fn lock_collection(cfg: &Config) -> Result<Option<crate::state::CollectionLock>, Failure> {
+    if cfg.state_url.is_some() {
+        return Ok(None);
+    }
+    State::lock_collection(&cfg.state_path)
+        .map(Some)
+        .map_err(Failure::runtime)
 }
 
 /// The collector with the configured sinks.
@@ -236,7 +246,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Run => {
             let cfg = load_config(&cli)?;
-            let _lock = State::lock_collection(&cfg.state_path).map_err(Failure::runtime)?;
+            let _lock = lock_collection(&cfg)?;
             let state = open_state(&cfg)?;
             let collector = build_collector(&cfg, state)?;
             run_daemon(collector, &cfg, signal_shutdown())
@@ -245,10 +255,32 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Once => {
             let cfg = load_config(&cli)?;
-            let _lock = State::lock_collection(&cfg.state_path).map_err(Failure::runtime)?;
+            let _lock = lock_collection(&cfg)?;
             let state = open_state(&cfg)?;
             let collector = build_collector(&cfg, state)?;
-            let ok = scheduler::once(collector, signal_shutdown()).await;
+            // Beside running replicas, `once` collects only the integrations nobody holds.
+            // Under its own replica name, so it runs beside a replica of the same host.
+            let mut as_once = cfg.clone();
+            let mut settings = cfg.cluster.clone().unwrap_or_default();
+            settings.replica = Some(format!(
+                "{}-once-{}",
+                settings.replica_name(),
+                std::process::id()
+            ));
+            as_once.cluster = Some(settings);
+            let cluster = crate::cluster::Cluster::join(&as_once, &collector.state)
+                .map_err(Failure::runtime)?;
+            if let Some(c) = &cluster {
+                let held = c.claim_free(&collector).await.map_err(Failure::runtime)?;
+                tracing::info!(
+                    held = held.len(),
+                    "once: collecting the integrations no replica holds"
+                );
+            }
+            let ok = scheduler::once(collector.clone(), signal_shutdown()).await;
+            if let Some(c) = &cluster {
+                c.leave().await;
+            }
             Ok(if ok {
                 ExitCode::SUCCESS
             } else {

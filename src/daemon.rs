@@ -1,6 +1,7 @@
-//! The daemon's wiring: the scheduler, configuration reload on SIGHUP and (when configured) the
-//! local API, until shutdown.
+//! The daemon's wiring: the scheduler, configuration reload on SIGHUP, (with PostgreSQL) the
+//! cluster's leases and (when configured) the local API, until shutdown.
 
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::pipeline::scheduler;
 use crate::pipeline::Collector;
@@ -16,6 +17,23 @@ pub async fn run_daemon(
     shutdown: Shutdown,
 ) -> Result<ExitCode, String> {
     let (control, control_rx) = scheduler::control_channel();
+    // With PostgreSQL, join the replicas before anything collects: from here on every write is
+    // fenced by this replica's leases, and the scheduler starts only what the cluster claims.
+    let cluster = Cluster::join(cfg, &collector.state).map_err(|e| e.to_string())?;
+    let (cluster_done, cluster_task) = match &cluster {
+        Some(c) => {
+            collector.set_cluster(c.clone());
+            let (trigger, done) = Shutdown::new();
+            let task = tokio::spawn(c.clone().run(
+                collector.clone(),
+                control.clone(),
+                shutdown.clone(),
+                done,
+            ));
+            (Some(trigger), Some(task))
+        }
+        None => (None, None),
+    };
     // Installed before anything runs: SIGHUP's default action would end the process.
     #[cfg(unix)]
     {
@@ -44,6 +62,11 @@ pub async fn run_daemon(
             "streams did not stop within {}; exiting with cursors at the last accepted page",
             humantime::format_duration(grace)
         ),
+    }
+    // The last commits are made: give the leases back so other replicas take over at once.
+    if let (Some(done), Some(task)) = (cluster_done, cluster_task) {
+        done.fire();
+        let _ = task.await;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -132,13 +132,17 @@ pub fn print_state(
     {
         let streams = state.streams(Some(&i.name))?;
         let expiry = state.token_expiry(&i.name)?;
-        out.push(serde_json::json!({
+        let mut entry = serde_json::json!({
             "name": i.name,
             "status": if i.is_active() { "active" } else { "inactive" },
             "event_types": i.event_types,
             "token_expires_at": expiry.map(format_time),
             "streams": streams.iter().map(crate::sources::stream_view).collect::<Vec<_>>(),
-        }));
+        });
+        if let Some(lease) = state.lease_view(&i.name)? {
+            entry["lease"] = lease;
+        }
+        out.push(entry);
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
@@ -152,6 +156,14 @@ pub fn print_state(
             i["status"].as_str().unwrap_or(""),
             expiry
         );
+        if !i["lease"].is_null() {
+            match (i["lease"]["holder"].as_str(), i["lease"]["until"].as_str()) {
+                (Some(holder), Some(until)) => {
+                    println!("  held by replica {holder} until {until}")
+                }
+                _ => println!("  held by no replica (the next to look takes it)"),
+            }
+        }
         let streams = i["streams"].as_array().cloned().unwrap_or_default();
         if streams.is_empty() {
             println!("  no collection yet");

@@ -76,13 +76,7 @@ async fn every_user_once_then_only_the_changed_ones() {
 async fn a_crash_mid_query_resumes_the_query_at_the_page_in_flight() {
     let env = audit_env(users_env_config(1_000, 0), "page_size = 250").await;
     // Killed once the third of four pages reached the sink, before its checkpoint was saved.
-    let out = env
-        .run(
-            &["once"],
-            &[("DOCUSIGN_COLLECTOR_FAULT", "after_sink_write:3")],
-        )
-        .await;
-    assert!(!out.status.success(), "the fault aborted the process");
+    env.once_aborting_at("after_sink_write:3").await;
     assert_eq!(env.events().len(), 750, "three pages reached the sink");
 
     // The saved position is the query under way, after its second page.

@@ -38,6 +38,9 @@ fn describe(ctx: &Ctx, i: &Integration) -> Value {
         .ok()
         .flatten()
         .map(crate::record::format_time));
+    if let Ok(Some(lease)) = ctx.collector.state.lease_view(name) {
+        v["lease"] = lease;
+    }
     v
 }
 

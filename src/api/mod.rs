@@ -160,6 +160,8 @@ async fn readyz(State(ctx): State<Ctx>) -> Response {
                 .into_response()
         }
     };
+    // With replicas, this one answers for the integrations it holds; another replica's
+    // failing stream is that replica's to report.
     let failing: Vec<Value> = streams
         .iter()
         .filter(|s| {
@@ -167,6 +169,7 @@ async fn readyz(State(ctx): State<Ctx>) -> Response {
                 .registry()
                 .integration(&s.integration)
                 .is_some_and(|i| i.config.is_active())
+                && ctx.collector.state.holds(&s.integration)
         })
         .filter_map(|s| {
             let err = s.last_run.as_ref()?.error.as_ref()?;
@@ -178,15 +181,21 @@ async fn readyz(State(ctx): State<Ctx>) -> Response {
         .collector
         .reload_failure()
         .map(|e| json!({"last_reload": {"ok": false, "error": e}}));
+    let cluster = ctx.collector.cluster().map(|c| c.status());
+    // A replica that cannot reach the database cannot renew its leases: not ready.
+    let ready = failing.is_empty() && cluster.as_ref().is_none_or(|c| c.database_ok);
     let mut body = if failing.is_empty() {
-        json!({"ready": true})
+        json!({"ready": ready})
     } else {
         json!({"ready": false, "failing": failing})
     };
     if let (Some(obj), Some(Value::Object(extra))) = (body.as_object_mut(), reload) {
         obj.extend(extra);
     }
-    if failing.is_empty() {
+    if let (Some(obj), Some(c)) = (body.as_object_mut(), cluster) {
+        obj.insert("replica".into(), json!(c));
+    }
+    if ready {
         (StatusCode::OK, Json(body)).into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()

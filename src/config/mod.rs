@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod cluster;
 mod env;
 mod integration;
 mod layers;
@@ -26,6 +27,7 @@ mod sinks;
 mod validate;
 mod values;
 
+pub use cluster::*;
 pub use integration::*;
 pub use sinks::*;
 pub use values::*;
@@ -38,6 +40,20 @@ pub const ENV_PREFIX: &str = "DOCUSIGN_COLLECTOR";
 pub struct Config {
     #[serde(default = "default_state_path")]
     pub state_path: PathBuf,
+    /// A PostgreSQL database that several replicas share, instead of `state_path`. `Debug`
+    /// never shows it (it may hold a password).
+    #[serde(default)]
+    pub state_url: Option<crate::support::secret::Secret>,
+    /// The PostgreSQL password, when `state_url` has none (may use `${CREDENTIALS_DIRECTORY}`);
+    /// without either, `PGPASSWORD` is used.
+    #[serde(default)]
+    pub state_password_file: Option<PathBuf>,
+    /// PEM certificates trusted for PostgreSQL's TLS besides the public roots.
+    #[serde(default)]
+    pub state_ca_file: Option<PathBuf>,
+    /// How this replica takes part among several (only with `state_url`).
+    #[serde(default)]
+    pub cluster: Option<ClusterConfig>,
     #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]

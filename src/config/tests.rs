@@ -709,3 +709,49 @@ fn a_variable_name_with_a_multibyte_character_at_the_prefix_end_is_ignored() {
     let c = load_str_with_env(&text, "test.toml", None, vars).expect("valid");
     assert_eq!(c.log.level, "warn");
 }
+
+#[test]
+fn state_url_and_cluster_are_checked_and_the_url_never_shows() {
+    let top = |t: &str| {
+        format!(
+            "{t}\n{}",
+            base().replacen("state_path = \"/tmp/state.db\"\n", "", 1)
+        )
+    };
+    let cfg = ok(&top(
+        "state_url = \"postgres://collector:hunter2@db:5432/c\"\n[cluster]\nreplica = \"a\"\nlease = \"10s\"",
+    ));
+    let cluster = cfg.cluster.clone().unwrap();
+    assert_eq!(cluster.replica_name(), "a");
+    assert_eq!(cluster.lease.0, std::time::Duration::from_secs(10));
+    assert_eq!(cluster.connections, 4);
+    assert!(
+        !format!("{cfg:?}").contains("hunter2"),
+        "Debug hides the URL"
+    );
+    assert_err(
+        &top("state_url = \"mysql://db/c\""),
+        "state_url",
+        "PostgreSQL URL",
+    );
+    assert_err(
+        &top("[cluster]\nreplica = \"a\""),
+        "cluster",
+        "needs state_url",
+    );
+    assert_err(
+        &top("state_url = \"postgres://u@db/c\"\n[cluster]\nlease = \"1s\""),
+        "cluster.lease",
+        "between",
+    );
+    assert_err(
+        &top("state_url = \"postgres://u@db/c\"\n[cluster]\nconnections = 0"),
+        "cluster.connections",
+        "between 1 and 64",
+    );
+    assert_err(
+        &top("state_url = \"postgres://u@db/c\"\nstate_password_file = \"/nonexistent/pw\""),
+        "state_password_file",
+        "/nonexistent/pw",
+    );
+}

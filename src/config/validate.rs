@@ -28,6 +28,7 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Check {
     if cfg.state_path.as_os_str().is_empty() {
         c.fail("state_path", "must not be empty: set the SQLite state file, e.g. \"/var/lib/docusign-collector/state.db\"")?;
     }
+    shared_state(&c, cfg)?;
     log_level(&c, &cfg.log.level)?;
     if let Some(api) = &cfg.api {
         if let Some(p) = &api.token_file {
@@ -381,6 +382,59 @@ fn ca_file(c: &Ctx, key: &str, path: &Path) -> Check {
                 path.display()
             ),
         )?;
+    }
+    Ok(())
+}
+
+/// `state_url`, its password and CA files, and `[cluster]`.
+fn shared_state(c: &Ctx<'_>, cfg: &Config) -> Check {
+    if let Some(url) = &cfg.state_url {
+        let url = url.expose();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            c.fail(
+                "state_url",
+                "must be a PostgreSQL URL: postgres://user@host:5432/dbname (put the password in state_password_file or PGPASSWORD)",
+            )?;
+        }
+        if let Err(e) = url.parse::<postgres::Config>() {
+            c.fail("state_url", format!("is not a valid PostgreSQL URL: {e}"))?;
+        }
+    }
+    if let Some(p) = &cfg.state_password_file {
+        non_empty_file(c, "state_password_file", p)?;
+    }
+    if let Some(p) = &cfg.state_ca_file {
+        ca_file(c, "state_ca_file", p)?;
+    }
+    if let Some(cluster) = &cfg.cluster {
+        if cfg.state_url.is_none() {
+            c.fail(
+                "cluster",
+                "needs state_url: replicas share a PostgreSQL database (remove [cluster] to keep the SQLite state_path)",
+            )?;
+        }
+        let (min, max) = super::LEASE_RANGE;
+        if cluster.lease.0 < min || cluster.lease.0 > max {
+            c.fail(
+                "cluster.lease",
+                format!(
+                    "must be between {} and {}",
+                    humantime::format_duration(min),
+                    humantime::format_duration(max)
+                ),
+            )?;
+        }
+        if !(1..=64).contains(&cluster.connections) {
+            c.fail("cluster.connections", "must be between 1 and 64")?;
+        }
+        if let Some(r) = &cluster.replica {
+            if r.trim().is_empty() || r.len() > 200 {
+                c.fail(
+                    "cluster.replica",
+                    "must be a non-empty name of at most 200 bytes",
+                )?;
+            }
+        }
     }
     Ok(())
 }

@@ -70,6 +70,10 @@ pub fn to_config(
     all.push(cfg.clone());
     let check = Config {
         state_path: "/unused".into(),
+        state_url: None,
+        state_password_file: None,
+        state_ca_file: None,
+        cluster: None,
         log: Default::default(),
         api: None,
         integrations: all,

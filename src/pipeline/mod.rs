@@ -49,6 +49,15 @@ impl CycleError {
             || matches!(self, CycleError::Setup(SetupError::Invalid { .. }))
     }
 
+    /// This replica no longer holds the integration's lease: the stream must stop here.
+    pub fn is_fenced(&self) -> bool {
+        match self {
+            CycleError::State(e) => e.is_fenced(),
+            CycleError::Api(ApiError::Auth(AuthError::State { source, .. })) => source.is_fenced(),
+            _ => false,
+        }
+    }
+
     pub fn consent_required(&self) -> bool {
         matches!(
             self,
@@ -85,6 +94,8 @@ pub struct Collector {
     registry: Registry,
     /// Why the last configuration reload was refused; `None` after a good one (or none).
     reload_failure: std::sync::RwLock<Option<String>>,
+    /// This replica's membership, when replicas share PostgreSQL.
+    cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
 }
 
 impl Collector {
@@ -96,7 +107,18 @@ impl Collector {
             sinks: SwappableSinks::new(sinks),
             registry,
             reload_failure: Default::default(),
+            cluster: Default::default(),
         })
+    }
+
+    /// Record this replica's membership (once).
+    pub fn set_cluster(&self, cluster: Arc<crate::cluster::Cluster>) {
+        let _ = self.cluster.set(cluster);
+    }
+
+    /// This replica's membership, when replicas share PostgreSQL.
+    pub fn cluster(&self) -> Option<&Arc<crate::cluster::Cluster>> {
+        self.cluster.get()
     }
 
     pub fn registry(&self) -> &Registry {

@@ -80,8 +80,8 @@ fn log_cycle(
     }
 }
 
-/// What the local API asks of a running scheduler.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the local API, a reload or the cluster asks of a running scheduler.
+#[derive(Debug)]
 pub enum Control {
     /// (Re)start the named integration's streams from its current definition (stops them if it
     /// is gone or inactive).
@@ -90,6 +90,12 @@ pub enum Control {
     Stop(String),
     /// Run a cycle of each of the named integration's streams now.
     Fetch(String),
+    /// This replica now holds the named integration's lease: start its streams (first cycles
+    /// spread as at start-up) unless they run.
+    Acquired(String),
+    /// Stop the named integration's streams (their pages in flight finish and commit), then
+    /// answer, so its lease is released only after the last commit.
+    Release(String, tokio::sync::oneshot::Sender<()>),
 }
 
 /// Sends [`Control`] messages to a running scheduler.
@@ -119,7 +125,8 @@ fn start(
     spread: bool,
 ) {
     let streams = integ.streams();
-    if streams.is_empty() {
+    // With replicas, only the holder of the integration's lease collects it.
+    if streams.is_empty() || !collector.state.holds(integ.name()) {
         return;
     }
     let (trigger, shutdown) = Shutdown::new();
@@ -227,6 +234,23 @@ pub async fn run(collector: Arc<Collector>, shutdown: Shutdown, mut control: Con
                         r.wake.iter().for_each(|w| w.notify_one());
                     }
                 }
+                Some(Control::Acquired(name)) => {
+                    let stale = running
+                        .get(&name)
+                        .is_some_and(|r| r.tasks.iter().all(|t| t.is_finished()));
+                    if stale {
+                        stop(&mut running, &name).await;
+                    }
+                    if !running.contains_key(&name) {
+                        if let Some(integ) = collector.registry().integration(&name) {
+                            start(&collector, &integ, &mut running, true);
+                        }
+                    }
+                }
+                Some(Control::Release(name, done)) => {
+                    stop(&mut running, &name).await;
+                    let _ = done.send(());
+                }
                 None => control_open = false,
             },
         }
@@ -260,9 +284,17 @@ async fn stream_loop(
         let started = Instant::now();
         // Boxed: the cycle's state lives on the heap only while it runs, so the thousands of
         // streams that sleep between cycles hold a small future each.
+        if !collector.state.holds(integ.name()) {
+            tracing::info!(integration = %integ.name(), event_type = %et, "this replica no longer holds the lease: stopped");
+            return;
+        }
         let result = Box::pin(collector.cycle(&integ, et, &shutdown)).await;
         log_cycle(&integ, et, &result, started.elapsed());
         if shutdown.is_triggered() {
+            return;
+        }
+        if result.as_ref().is_err_and(CycleError::is_fenced) {
+            // Another replica holds the lease now: it collects from the last committed page.
             return;
         }
         let wait = match &result {
@@ -297,6 +329,10 @@ async fn first_wait(delay: Duration, wake: &Notify, shutdown: &Shutdown) -> bool
 pub async fn once(collector: Arc<Collector>, shutdown: Shutdown) -> bool {
     let mut tasks = tokio::task::JoinSet::new();
     for (integ, et) in collector.registry().streams() {
+        if !collector.state.holds(integ.name()) {
+            tracing::info!(integration = %integ.name(), event_type = %et, "skipped: another replica holds it");
+            continue;
+        }
         let collector = collector.clone();
         let shutdown = shutdown.clone();
         tasks.spawn(async move {

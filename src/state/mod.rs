@@ -1,35 +1,56 @@
-//! The integration context: SQLite (WAL, mode 0600, versioned migrations) holding cursors,
-//! the token cache, run history and small per-integration values.
+//! The integration context: cursors, the token cache, run history, small per-integration values
+//! and the integrations created through the local API, in one of two backends behind [`Store`]:
+//! SQLite (`state_path`, one host) or PostgreSQL (`state_url`, replicas that share it).
+//!
+//! With PostgreSQL every replica writes under a lease ([`LeaseBook`]): a write of a checkpoint,
+//! a value or a token carries the epoch this replica holds for the integration, and the database
+//! refuses it when another replica has taken the integration over since. A refused write is a
+//! [`StateError::Fenced`]; the integration is dropped from the book at once, logged and counted.
 
 use crate::record::EventType;
-use crate::support::clock::now_unix;
 use crate::support::secret::Secret;
-use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
 
+mod fence;
+pub use fence::LeaseBook;
 mod managed;
+pub use managed::ManagedIntegration;
+pub mod postgres;
 mod runs;
 pub use runs::{RunRecord, StreamState};
-mod open;
 mod scratch;
 pub use scratch::Scratch;
+mod sqlite;
+mod store;
+use store::{Fence, Store};
 #[cfg(test)]
 mod tests;
 
 /// Runs kept per (integration, event type); older ones are pruned when a run starts.
 pub const RUNS_KEPT: usize = 200;
 
-/// Errors from the state database. Messages name the database and never contain a token.
+/// Errors from the state database. Messages name the database and never contain a token or a
+/// password.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("state database {path}: {message}")]
     Open { path: String, message: String },
     #[error("state database: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("state database {target}: {message}")]
+    Postgres { target: String, message: String },
     #[error("state database: integration {name}: {message}")]
     Sealed { name: String, message: String },
+    #[error("integration {integration}: this replica no longer holds its lease (another replica collects it now); the write was refused")]
+    Fenced { integration: String },
+}
+
+impl StateError {
+    /// The write was refused because another replica holds the integration's lease now.
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, StateError::Fenced { .. })
+    }
 }
 
 /// A cached access token.
@@ -53,13 +74,22 @@ pub struct CollectionLock {
     _file: std::fs::File,
 }
 
-/// Cheap to clone; all clones share one connection.
+#[derive(Clone)]
+enum Backend {
+    Sqlite(Arc<sqlite::SqliteStore>),
+    Postgres(Arc<postgres::PgStore>),
+}
+
+/// Cheap to clone; all clones share one backend (one SQLite connection, or one pool).
 #[derive(Clone)]
 pub struct State {
-    conn: Arc<Mutex<Connection>>,
+    backend: Backend,
+    /// The database for messages: a path, or `user@host:port/dbname` (never a password).
     path: Arc<str>,
     /// Seals the settings of API-created integrations (their private keys) when set.
-    seal: Arc<std::sync::OnceLock<crate::support::seal::SealKey>>,
+    seal: Arc<OnceLock<crate::support::seal::SealKey>>,
+    /// The leases this replica holds; set only when replicas share the database.
+    leases: Arc<OnceLock<Arc<LeaseBook>>>,
 }
 
 impl std::fmt::Debug for State {
@@ -68,38 +98,82 @@ impl std::fmt::Debug for State {
     }
 }
 
-/// The busy timeout: another process holding a write lock is waited for this long.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
 impl State {
-    /// Open or create the database at `path` (creating parent directories, mode 0600), WAL,
-    /// migrated to the current schema version.
-    pub fn open(path: &Path) -> Result<State, StateError> {
-        let conn = open::open_file(path)?;
-        Ok(State {
-            conn: Arc::new(Mutex::new(conn)),
-            path: path.display().to_string().into(),
+    fn with(backend: Backend, path: String) -> State {
+        State {
+            backend,
+            path: path.into(),
             seal: Default::default(),
-        })
+            leases: Default::default(),
+        }
+    }
+
+    /// Open or create the SQLite database at `path` (creating parent directories, mode 0600),
+    /// WAL, migrated to the current schema version.
+    pub fn open(path: &Path) -> Result<State, StateError> {
+        let store = sqlite::SqliteStore::open(path)?;
+        Ok(State::with(
+            Backend::Sqlite(Arc::new(store)),
+            path.display().to_string(),
+        ))
     }
 
     /// A private in-memory database (tests, `get-events`, `demo`).
     pub fn open_in_memory() -> Result<State, StateError> {
-        let conn = open::open_memory()?;
-        Ok(State {
-            conn: Arc::new(Mutex::new(conn)),
-            path: ":memory:".into(),
-            seal: Default::default(),
-        })
+        let store = sqlite::SqliteStore::open_in_memory()?;
+        Ok(State::with(
+            Backend::Sqlite(Arc::new(store)),
+            ":memory:".into(),
+        ))
     }
 
-    /// The database path as given to [`State::open`] (`:memory:` for an in-memory one).
+    /// Connect to the PostgreSQL database that replicas share, migrated to the current schema.
+    pub fn open_postgres(settings: &postgres::PgSettings) -> Result<State, StateError> {
+        let store = postgres::PgStore::open(settings)?;
+        let target = store.target().to_string();
+        Ok(State::with(Backend::Postgres(Arc::new(store)), target))
+    }
+
+    /// The backend the configuration names: `state_url` when set, else `state_path`.
+    pub fn open_configured(cfg: &crate::config::Config) -> Result<State, StateError> {
+        match postgres::PgSettings::from_config(cfg)? {
+            Some(settings) => State::open_postgres(&settings),
+            None => State::open(&cfg.state_path),
+        }
+    }
+
+    /// The database as messages name it: the path given to [`State::open`] (`:memory:` for an
+    /// in-memory one), or `user@host:port/dbname` for PostgreSQL.
     pub fn path(&self) -> &str {
         &self.path
     }
 
+    /// The PostgreSQL backend, when that is the one in use (leases live there).
+    pub fn postgres(&self) -> Option<&Arc<postgres::PgStore>> {
+        match &self.backend {
+            Backend::Postgres(pg) => Some(pg),
+            Backend::Sqlite(_) => None,
+        }
+    }
+
+    fn store(&self) -> &dyn Store {
+        match &self.backend {
+            Backend::Sqlite(s) => s.as_ref(),
+            Backend::Postgres(p) => p.as_ref(),
+        }
+    }
+
+    #[cfg(test)]
+    fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.conn(),
+            Backend::Postgres(_) => panic!("not a SQLite state"),
+        }
+    }
+
     /// Take the collection lock of the database at `path` (`<path>.lock`): one collecting process
-    /// per state, so two processes never deliver the same pages. Held until the guard drops.
+    /// per SQLite state, so two processes never deliver the same pages. Held until the guard
+    /// drops. (Replicas sharing PostgreSQL use leases instead.)
     pub fn lock_collection(path: &Path) -> Result<CollectionLock, StateError> {
         use std::io::{Read, Seek, Write};
         use std::os::unix::fs::OpenOptionsExt;
@@ -140,23 +214,49 @@ impl State {
         Ok(CollectionLock { _file: file })
     }
 
-    /// The connection; a mutex poisoned by a panicking thread is recovered (SQLite keeps
-    /// its own consistency, and every method leaves no transaction open).
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    /// From now on every checkpoint, value and token write is fenced by `book`'s leases.
+    pub fn use_leases(&self, book: Arc<LeaseBook>) {
+        let _ = self.leases.set(book);
+    }
+
+    /// The lease book, when writes are fenced.
+    pub fn lease_book(&self) -> Option<&Arc<LeaseBook>> {
+        self.leases.get()
+    }
+
+    /// Whether this process may collect `integration` now: always on one host; with leases,
+    /// only while it holds the integration's lease.
+    pub fn holds(&self, integration: &str) -> bool {
+        self.leases
+            .get()
+            .is_none_or(|b| b.epoch(integration).is_some())
+    }
+
+    /// Run a write under the fence of `integration`; a refusal drops the lease from the book
+    /// and is logged and counted.
+    fn fenced<T>(
+        &self,
+        integration: &str,
+        write: impl FnOnce(Fence) -> Result<T, StateError>,
+    ) -> Result<T, StateError> {
+        let Some(book) = self.leases.get() else {
+            return write(None);
+        };
+        let outcome = match book.epoch(integration) {
+            Some(epoch) => write(Some(epoch)),
+            None => Err(StateError::Fenced {
+                integration: integration.to_string(),
+            }),
+        };
+        if let Err(StateError::Fenced { .. }) = &outcome {
+            book.refused(integration);
+        }
+        outcome
     }
 
     /// The saved cursor of one stream.
     pub fn cursor(&self, integration: &str, et: EventType) -> Result<Option<String>, StateError> {
-        let conn = self.conn();
-        let v = conn
-            .query_row(
-                "SELECT cursor FROM cursors WHERE integration = ?1 AND event_type = ?2",
-                params![integration, et.as_str()],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(v)
+        self.store().cursor(integration, et)
     }
 
     /// Save (upsert) the cursor of one stream; committed and durable when this returns.
@@ -166,113 +266,113 @@ impl State {
         et: EventType,
         cursor: &str,
     ) -> Result<(), StateError> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO cursors (integration, event_type, cursor, updated_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (integration, event_type)
-             DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
-            params![integration, et.as_str(), cursor, now_unix()],
-        )?;
-        Ok(())
+        self.fenced(integration, |f| {
+            self.store().save_cursor(integration, et, cursor, f)
+        })
     }
 
     /// The cached token of an integration, if any (expired or not: the caller decides).
     pub fn token(&self, integration: &str) -> Result<Option<CachedToken>, StateError> {
-        let conn = self.conn();
-        let v = conn
-            .query_row(
-                "SELECT access_token, expires_at, scopes, fingerprint, obtained_at FROM tokens WHERE integration = ?1",
-                params![integration],
-                |r| {
-                    Ok(CachedToken {
-                        access_token: Secret::new(r.get::<_, String>(0)?),
-                        expires_at: r.get(1)?,
-                        scopes: r.get(2)?,
-                        fingerprint: r.get(3)?,
-                        obtained_at: r.get(4)?,
-                    })
-                },
-            )
-            .optional()?;
-        Ok(v)
+        self.store().token(integration)
     }
 
     /// Cache (replace) the token of an integration.
     pub fn save_token(&self, integration: &str, token: &CachedToken) -> Result<(), StateError> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO tokens (integration, access_token, expires_at, scopes, fingerprint, obtained_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (integration) DO UPDATE SET access_token = excluded.access_token,
-               expires_at = excluded.expires_at, scopes = excluded.scopes,
-               fingerprint = excluded.fingerprint, obtained_at = excluded.obtained_at",
-            params![
-                integration,
-                token.access_token.expose(),
-                token.expires_at,
-                token.scopes,
-                token.fingerprint,
-                token.obtained_at
-            ],
-        )?;
-        Ok(())
+        self.fenced(integration, |f| {
+            self.store().save_token(integration, token, f)
+        })
     }
 
-    /// Forget the cached token; `true` when there was one.
+    /// Forget the cached token; `true` when there was one. (Not fenced: forgetting only forces
+    /// the holder to grant anew.)
     pub fn clear_token(&self, integration: &str) -> Result<bool, StateError> {
-        let conn = self.conn();
-        let n = conn.execute(
-            "DELETE FROM tokens WHERE integration = ?1",
-            params![integration],
-        )?;
-        Ok(n > 0)
+        self.store().clear_token(integration)
     }
 
     /// Unix seconds the cached token expires at (never the token itself).
     pub fn token_expiry(&self, integration: &str) -> Result<Option<i64>, StateError> {
-        let conn = self.conn();
-        let v = conn
-            .query_row(
-                "SELECT expires_at FROM tokens WHERE integration = ?1",
-                params![integration],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(v)
+        Ok(self.store().token(integration)?.map(|t| t.expires_at))
     }
 
     /// A small per-integration value (e.g. a high-water mark), if set.
     pub fn get_value(&self, integration: &str, key: &str) -> Result<Option<String>, StateError> {
-        let conn = self.conn();
-        let v = conn
-            .query_row(
-                "SELECT value FROM kv WHERE integration = ?1 AND key = ?2",
-                params![integration, key],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(v)
+        self.store().get_value(integration, key)
     }
 
     /// Set (upsert) a small per-integration value.
     pub fn set_value(&self, integration: &str, key: &str, value: &str) -> Result<(), StateError> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO kv (integration, key, value, updated_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (integration, key)
-             DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            params![integration, key, value, now_unix()],
-        )?;
-        Ok(())
+        self.fenced(integration, |f| {
+            self.store().set_value(integration, key, value, f)
+        })
     }
 
     /// Remove a per-integration value; true when there was one.
     pub fn delete_value(&self, integration: &str, key: &str) -> Result<bool, StateError> {
-        let conn = self.conn();
-        let n = conn.execute(
-            "DELETE FROM kv WHERE integration = ?1 AND key = ?2",
-            params![integration, key],
-        )?;
-        Ok(n > 0)
+        self.fenced(integration, |f| {
+            self.store().delete_value(integration, key, f)
+        })
+    }
+
+    /// Record the start of a run and return its id; keeps only the last [`RUNS_KEPT`] runs
+    /// of the stream.
+    pub fn run_started(
+        &self,
+        integration: &str,
+        et: EventType,
+        started_at: i64,
+    ) -> Result<i64, StateError> {
+        self.store().run_started(integration, et, started_at)
+    }
+
+    /// Record the end of a run (`error` is `None` for a successful run). An id that no
+    /// longer exists (pruned) is ignored.
+    pub fn run_finished(
+        &self,
+        run_id: i64,
+        ended_at: i64,
+        events: u64,
+        pages: u64,
+        error: Option<&str>,
+    ) -> Result<(), StateError> {
+        self.store()
+            .run_finished(run_id, ended_at, events, pages, error)
+    }
+
+    /// The latest runs of a stream, newest first.
+    pub fn recent_runs(
+        &self,
+        integration: &str,
+        et: EventType,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>, StateError> {
+        self.store().recent_runs(integration, et, limit)
+    }
+
+    /// One entry per (integration, event type) with a cursor or a run, sorted by integration
+    /// then event type; `Some(name)` restricts to one integration.
+    pub fn streams(&self, integration: Option<&str>) -> Result<Vec<StreamState>, StateError> {
+        self.store().streams(integration)
+    }
+
+    /// Who holds `integration`'s lease, as `state` and the API show it: `None` on one host
+    /// (SQLite) or before any replica knew the integration.
+    pub fn lease_view(&self, integration: &str) -> Result<Option<serde_json::Value>, StateError> {
+        let Some(pg) = self.postgres() else {
+            return Ok(None);
+        };
+        let now = crate::support::clock::now_unix();
+        Ok(pg.leases(Some(integration))?.into_iter().next().map(|l| {
+            let live = l.holder.is_some() && l.expires_at > now;
+            serde_json::json!({
+                "holder": if live { l.holder } else { None },
+                "until": live.then(|| crate::record::format_time(l.expires_at)),
+                "epoch": l.epoch,
+            })
+        }))
+    }
+
+    /// Whether the database answers now (readiness).
+    pub fn ping(&self) -> Result<(), StateError> {
+        self.store().ping()
     }
 }

@@ -1,5 +1,8 @@
 use super::*;
+use crate::state::postgres;
+use rusqlite::Connection;
 use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
 
 const CE: EventType = EventType::CustomerEvents;
 const AU: EventType = EventType::AuditUsers;
@@ -82,11 +85,11 @@ fn migrations_are_idempotent() {
             .conn()
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, open::current_version());
+        assert_eq!(v, sqlite::open::current_version());
     }
     let mut conn = Connection::open_in_memory().unwrap();
-    open::migrate(&mut conn).ok().unwrap();
-    open::migrate(&mut conn).ok().unwrap();
+    sqlite::open::migrate(&mut conn).ok().unwrap();
+    sqlite::open::migrate(&mut conn).ok().unwrap();
 }
 
 #[test]
@@ -125,9 +128,7 @@ fn unwritable_directory_is_explained() {
     assert!(err.contains("cannot create directory"), "{err}");
 }
 
-#[test]
-fn cursors_are_independent_per_stream() {
-    let st = State::open_in_memory().unwrap();
+fn cursors_are_independent_per_stream(st: &State) {
     assert_eq!(st.cursor("a", CE).unwrap(), None);
     st.save_cursor("a", CE, "a-ce").unwrap();
     st.save_cursor("a", AU, "a-au").unwrap();
@@ -139,9 +140,7 @@ fn cursors_are_independent_per_stream() {
     assert_eq!(st.cursor("b", AU).unwrap(), None);
 }
 
-#[test]
-fn token_save_clear_and_expiry() {
-    let st = State::open_in_memory().unwrap();
+fn token_save_clear_and_expiry(st: &State) {
     assert_eq!(st.token("a").unwrap(), None);
     assert_eq!(st.token_expiry("a").unwrap(), None);
     assert!(!st.clear_token("a").unwrap());
@@ -155,9 +154,7 @@ fn token_save_clear_and_expiry() {
     assert_eq!(st.token_expiry("a").unwrap(), None);
 }
 
-#[test]
-fn nothing_shows_the_token() {
-    let st = State::open_in_memory().unwrap();
+fn nothing_shows_the_token(st: &State) {
     st.save_token("a", &token("very-secret-token", 100))
         .unwrap();
     st.save_cursor("a", CE, "c").unwrap();
@@ -170,9 +167,7 @@ fn nothing_shows_the_token() {
     assert!(!shown.contains("very-secret-token"), "{shown}");
 }
 
-#[test]
-fn runs_are_recorded_and_pruned() {
-    let st = State::open_in_memory().unwrap();
+fn runs_are_recorded_and_pruned(st: &State) {
     let id = st.run_started("a", CE, 10).unwrap();
     st.run_finished(id, 20, 5, 2, None).unwrap();
     let id2 = st.run_started("a", CE, 30).unwrap();
@@ -211,9 +206,7 @@ fn runs_are_recorded_and_pruned() {
     st.run_finished(id, 1, 1, 1, None).unwrap();
 }
 
-#[test]
-fn streams_show_cursors_runs_and_last_success() {
-    let st = State::open_in_memory().unwrap();
+fn streams_show_cursors_runs_and_last_success(st: &State) {
     assert!(st.streams(None).unwrap().is_empty());
     st.save_cursor("b", CE, "b-cur").unwrap();
     let r1 = st.run_started("a", AU, 10).unwrap();
@@ -241,9 +234,7 @@ fn streams_show_cursors_runs_and_last_success() {
     assert!(st.streams(Some("zzz")).unwrap().is_empty());
 }
 
-#[test]
-fn values_are_per_integration() {
-    let st = State::open_in_memory().unwrap();
+fn values_are_per_integration(st: &State) {
     st.set_value("a", "k", "1").unwrap();
     st.set_value("b", "k", "2").unwrap();
     st.set_value("a", "k", "3").unwrap();
@@ -253,9 +244,12 @@ fn values_are_per_integration() {
 }
 
 #[test]
-fn concurrent_use_from_threads() {
+fn concurrent_use_of_a_file_from_threads() {
     let dir = tempfile::tempdir().unwrap();
-    let st = State::open(&dir.path().join("state.db")).unwrap();
+    concurrent_use_from_threads(&State::open(&dir.path().join("state.db")).unwrap());
+}
+
+fn concurrent_use_from_threads(st: &State) {
     let handles: Vec<_> = (0..8)
         .map(|t| {
             let st = st.clone();
@@ -300,4 +294,228 @@ fn poisoned_mutex_is_recovered() {
 fn state_is_clone_send_sync() {
     fn assert_traits<T: Clone + Send + Sync + 'static>() {}
     assert_traits::<State>();
+}
+
+fn managed_integrations_round_trip(st: &State) {
+    assert!(st.managed_integrations().unwrap().is_empty());
+    let a = st.save_managed_integration("acme", r#"{"x":1}"#).unwrap();
+    assert_eq!(a.data, r#"{"x":1}"#);
+    let b = st.save_managed_integration("acme", r#"{"x":2}"#).unwrap();
+    assert_eq!(b.created_at, a.created_at);
+    assert_eq!(b.data, r#"{"x":2}"#);
+    st.save_managed_integration("beta", "{}").unwrap();
+    let names: Vec<String> = st
+        .managed_integrations()
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert_eq!(names, ["acme", "beta"]);
+    assert!(st.delete_managed_integration("acme").unwrap());
+    assert!(!st.delete_managed_integration("acme").unwrap());
+    assert!(st.managed_integration("acme").unwrap().is_none());
+    assert!(!format!("{b:?}").contains("x"), "Debug hides the settings");
+}
+
+fn sealed_rows_open_with_their_key_only(st: &State) {
+    st.save_managed_integration("old", r#"{"private_key":"SECRETPEM"}"#)
+        .unwrap();
+    assert_eq!(
+        st.set_seal_key(crate::support::seal::SealKey::from_bytes(&[1; 32]))
+            .unwrap(),
+        1
+    );
+    st.save_managed_integration("new", r#"{"private_key":"OTHERPEM"}"#)
+        .unwrap();
+    let all = st.managed_integrations().unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all[1].data.contains("SECRETPEM"));
+    assert!(all[0].data.contains("OTHERPEM"));
+}
+
+/// A fresh PostgreSQL database for one test, from the server `scripts/test` starts
+/// (`DOCUSIGN_COLLECTOR_TEST_PG`, password in `PGPASSWORD`).
+pub(crate) fn pg_state(test: &str) -> State {
+    open_pg(&pg_database(test))
+}
+
+fn open_pg(url: &str) -> State {
+    State::open_postgres(&postgres::PgSettings::new(url, None, None, 4).unwrap()).unwrap()
+}
+
+/// A new, empty database on the test server; its URL.
+fn pg_database(test: &str) -> String {
+    let url = std::env::var("DOCUSIGN_COLLECTOR_TEST_PG").unwrap_or_else(|_| {
+        panic!("DOCUSIGN_COLLECTOR_TEST_PG is not set: start a server with eval \"$(scripts/pg-cluster start target/pg)\"")
+    });
+    let db = format!("unit_{test}_{}", std::process::id());
+    let admin =
+        State::open_postgres(&postgres::PgSettings::new(&url, None, None, 1).unwrap()).unwrap();
+    let name = db.clone();
+    admin
+        .postgres()
+        .unwrap()
+        .run(move |c| {
+            c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))?;
+            c.batch_execute(&format!("CREATE DATABASE {name}"))
+        })
+        .unwrap();
+    let (base, _) = url.rsplit_once('/').unwrap();
+    format!("{base}/{db}")
+}
+
+/// The same tests on both backends: SQLite in every run; PostgreSQL as ignored tests that
+/// `scripts/test` runs with a throwaway server.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $(#[test]
+            fn $name() {
+                super::$name(&super::State::open_in_memory().unwrap());
+            })*
+        }
+        mod postgres_backend {
+            $(#[test]
+            #[ignore = "needs PostgreSQL: scripts/test starts one"]
+            fn $name() {
+                super::$name(&super::pg_state(stringify!($name)));
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    cursors_are_independent_per_stream,
+    token_save_clear_and_expiry,
+    nothing_shows_the_token,
+    runs_are_recorded_and_pruned,
+    streams_show_cursors_runs_and_last_success,
+    values_are_per_integration,
+    concurrent_use_from_threads,
+    managed_integrations_round_trip,
+    sealed_rows_open_with_their_key_only,
+);
+
+#[test]
+#[ignore = "needs PostgreSQL: scripts/test starts one"]
+fn postgres_writes_are_fenced_by_the_lease_epoch() {
+    use crate::state::postgres::leases::Me;
+    use std::time::Duration;
+    let url = pg_database("fencing");
+    let (a, b) = (open_pg(&url), open_pg(&url));
+    let (pa, pb) = (a.postgres().unwrap().clone(), b.postgres().unwrap().clone());
+    let me_a = Me {
+        name: "a".into(),
+        instance: "1".into(),
+    };
+    let me_b = Me {
+        name: "b".into(),
+        instance: "2".into(),
+    };
+    let lease = Duration::from_secs(30);
+    pa.register(&me_a, "host-a", lease).unwrap();
+    pb.register(&me_b, "host-b", lease).unwrap();
+    assert_eq!(pa.live_replicas(lease).unwrap(), 2);
+    let names = vec!["acme".to_string()];
+    pa.ensure_leases(&names).unwrap();
+    let (book_a, book_b) = (Arc::new(LeaseBook::new("a")), Arc::new(LeaseBook::new("b")));
+    a.use_leases(book_a.clone());
+    b.use_leases(book_b.clone());
+    assert!(!a.holds("acme"));
+    assert!(a.save_cursor("acme", CE, "a0").unwrap_err().is_fenced());
+
+    let got_a = pa.claim(&me_a, &names, 10, lease).unwrap();
+    assert_eq!(got_a.len(), 1);
+    assert_eq!(got_a[0].taken_from, None);
+    book_a.hold("acme", got_a[0].epoch);
+    a.save_cursor("acme", CE, "a1").unwrap();
+    a.save_token("acme", &token("tok-a", 100)).unwrap();
+    a.set_value("acme", "k", "a").unwrap();
+    assert!(
+        pb.claim(&me_b, &names, 10, lease).unwrap().is_empty(),
+        "a live lease is not taken"
+    );
+
+    // A is paused past its lease; B takes the integration over.
+    pa.run(|c| {
+        c.execute(
+            "UPDATE leases SET expires_at = now() - interval '1 second'",
+            &[],
+        )
+    })
+    .unwrap();
+    let got_b = pb.claim(&me_b, &names, 10, lease).unwrap();
+    assert_eq!(got_b[0].epoch, got_a[0].epoch + 1);
+    assert_eq!(got_b[0].taken_from.as_deref(), Some("a"));
+    book_b.hold("acme", got_b[0].epoch);
+    b.save_cursor("acme", CE, "b1").unwrap();
+
+    // A resumes: every write it makes is refused and the cursor stays B's.
+    let e = a.save_cursor("acme", CE, "a2-stale").unwrap_err();
+    assert!(e.is_fenced() && e.to_string().contains("acme"), "{e}");
+    assert_eq!(
+        book_a.epoch("acme"),
+        None,
+        "the lease is dropped from the book"
+    );
+    assert!(!a.holds("acme"));
+    assert_eq!(a.cursor("acme", CE).unwrap().as_deref(), Some("b1"));
+    book_a.hold("acme", got_a[0].epoch);
+    assert!(a
+        .save_token("acme", &token("stale", 1))
+        .unwrap_err()
+        .is_fenced());
+    book_a.hold("acme", got_a[0].epoch);
+    assert!(a.set_value("acme", "k", "stale").unwrap_err().is_fenced());
+    book_a.hold("acme", got_a[0].epoch);
+    assert!(a.delete_value("acme", "k").unwrap_err().is_fenced());
+    assert_eq!(a.get_value("acme", "k").unwrap().as_deref(), Some("a"));
+    assert_eq!(a.token("acme").unwrap(), Some(token("tok-a", 100)));
+    assert!(b.delete_value("acme", "k").unwrap());
+
+    // Renewal shows who holds what; a release keeps the epoch and the next claim raises it.
+    assert!(pa.renew(&me_a, lease).unwrap().is_empty());
+    assert_eq!(
+        pb.renew(&me_b, lease).unwrap(),
+        vec![("acme".to_string(), got_b[0].epoch)]
+    );
+    let view = pa.leases(Some("acme")).unwrap();
+    assert_eq!(view[0].holder.as_deref(), Some("b"));
+    assert_eq!(pb.release(&me_b, &names).unwrap(), 1);
+    let again = pa.claim(&me_a, &names, 10, lease).unwrap();
+    assert_eq!(again[0].epoch, got_b[0].epoch + 1);
+    assert_eq!(again[0].taken_from, None, "a released lease is no takeover");
+
+    // A second live process under a taken name is refused; leaving frees everything.
+    let imposter = Me {
+        name: "a".into(),
+        instance: "3".into(),
+    };
+    let e = pa
+        .register(&imposter, "host-c", lease)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("another live replica"), "{e}");
+    assert_eq!(pa.leave(&me_a).unwrap(), 1);
+    assert_eq!(pa.live_replicas(lease).unwrap(), 1);
+    assert_eq!(pa.leases(None).unwrap()[0].holder, None);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: scripts/test starts one"]
+fn postgres_refuses_a_newer_schema_and_names_no_password() {
+    let url = pg_database("newer");
+    let st = open_pg(&url);
+    st.postgres()
+        .unwrap()
+        .run(|c| c.execute("UPDATE schema_version SET version = 99", &[]))
+        .unwrap();
+    let Err(e) = State::open_postgres(&postgres::PgSettings::new(&url, None, None, 1).unwrap())
+    else {
+        panic!("a newer schema was accepted");
+    };
+    let e = e.to_string();
+    assert!(e.contains("99") && e.contains("newer"), "{e}");
+    assert!(!e.contains("collector:"), "{e}");
+    assert!(st.ping().is_ok());
 }

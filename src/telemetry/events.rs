@@ -344,3 +344,84 @@ impl ConfigReloadFailed<'_> {
         families().config_reload_failures.inc();
     }
 }
+
+/// A write under a lease this replica no longer holds was refused by the database (or before
+/// it, when the lease was already known lost): the integration stops here at once.
+pub struct WriteFenced<'a> {
+    pub integration: &'a str,
+    pub replica: &'a str,
+    /// The epoch the write was made under, when the book still had one.
+    pub epoch: Option<i64>,
+}
+
+impl WriteFenced<'_> {
+    pub fn emit(self) {
+        tracing::warn!(
+            integration = self.integration,
+            replica = self.replica,
+            epoch = self.epoch,
+            "write refused: another replica holds this integration's lease now; stopping it here"
+        );
+        families()
+            .fenced_writes
+            .get_or_create(&integration_labels(self.integration))
+            .inc();
+    }
+}
+
+/// This replica took an integration's lease.
+pub struct LeaseTaken<'a> {
+    pub integration: &'a str,
+    pub epoch: i64,
+    /// The replica whose lease ran out, for a takeover.
+    pub taken_from: Option<&'a str>,
+}
+
+impl LeaseTaken<'_> {
+    pub fn emit(self) {
+        match self.taken_from {
+            Some(from) => {
+                tracing::warn!(
+                    integration = self.integration,
+                    epoch = self.epoch,
+                    from,
+                    "took over an integration whose holder stopped renewing its lease"
+                );
+                families().lease_takeovers.inc();
+            }
+            None => tracing::info!(
+                integration = self.integration,
+                epoch = self.epoch,
+                "lease taken"
+            ),
+        }
+    }
+}
+
+/// This replica lost an integration's lease; it stops collecting it.
+pub struct LeaseLost<'a> {
+    pub integration: &'a str,
+    pub reason: &'a str,
+}
+
+impl LeaseLost<'_> {
+    pub fn emit(self) {
+        tracing::warn!(
+            integration = self.integration,
+            "lease lost ({}); stopped collecting it",
+            self.reason
+        );
+        families().leases_lost.inc();
+    }
+}
+
+/// How many leases this replica holds now.
+pub struct LeasesHeld(pub usize);
+
+impl LeasesHeld {
+    pub fn emit(self) {
+        families()
+            .leases_held
+            .set(i64::try_from(self.0).unwrap_or(i64::MAX));
+    }
+}

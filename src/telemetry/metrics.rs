@@ -100,6 +100,14 @@ declare! {
         "Pages fetched and not yet delivered, by integration and event type";
     config_reload_failures: Counter, "config_reload_failures",
         "Configuration reloads (SIGHUP) refused because the new configuration is invalid";
+    leases_held: Gauge, "leases_held",
+        "Integrations whose lease this replica holds (replicas sharing PostgreSQL)";
+    lease_takeovers: Counter, "lease_takeovers",
+        "Leases this replica took over from a replica that stopped renewing them";
+    leases_lost: Counter, "leases_lost",
+        "Leases this replica lost (not renewed in time, or taken by another replica)";
+    fenced_writes: Family<IntegrationLabels, Counter>, "fenced_writes",
+        "Checkpoint, value or token writes refused because another replica holds the lease now";
 }
 
 fn cycle_histogram() -> Histogram {

@@ -2,6 +2,7 @@
 //! as a child process, a temporary directory for its configuration, key, state and output.
 #![allow(dead_code)]
 
+pub mod pg;
 pub mod receiver;
 
 use docusign_sim::{SimClient, SimConfig, SimHandle};
@@ -180,6 +181,18 @@ admin = "{admin}"
             .await
             .expect("collector finished within 180 s")
             .expect("collector ran")
+    }
+
+    /// Run `once` with the fault injection `fault` (`point:n`, see `support::fault`): the
+    /// process must abort there.
+    pub async fn once_aborting_at(&self, fault: &str) {
+        let out = self
+            .run(&["once"], &[("DOCUSIGN_COLLECTOR_FAULT", fault)])
+            .await;
+        assert!(
+            !out.status.success(),
+            "the fault {fault} aborted the process"
+        );
     }
 
     pub fn events(&self) -> Vec<Value> {

@@ -129,6 +129,13 @@ impl Authenticator {
                 return Ok(token);
             }
         }
+        // With replicas, only the holder of the integration's lease grants: two replicas never
+        // grant for one integration at once, and a takeover finds the holder's token cached.
+        if !self.state.holds(&self.integration) {
+            return Err(self.state_err(StateError::Fenced {
+                integration: self.integration.clone(),
+            }));
+        }
         let t = self.grant_with_retries().await?;
         self.state
             .save_token(&self.integration, &t)

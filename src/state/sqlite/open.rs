@@ -1,6 +1,7 @@
 //! Opening the state database: file permissions, pragmas and versioned migrations.
 
-use super::{StateError, BUSY_TIMEOUT};
+use super::BUSY_TIMEOUT;
+use crate::state::StateError;
 use rusqlite::{Connection, ErrorCode};
 use std::fs::{self, OpenOptions};
 use std::io;
@@ -53,7 +54,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
 ];
 
 /// The schema version this build writes.
-pub(super) fn current_version() -> i64 {
+pub(in crate::state) fn current_version() -> i64 {
     MIGRATIONS.len() as i64
 }
 
@@ -163,7 +164,7 @@ fn configure(conn: &Connection, wal: bool) -> rusqlite::Result<()> {
 }
 
 /// Apply the missing migrations, one transaction each. A newer schema is an error.
-pub(super) fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
+pub(in crate::state) fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let target = current_version();
     if version > target {
@@ -179,7 +180,7 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
 }
 
 /// Why a migration failed.
-pub(super) enum MigrateError {
+pub(in crate::state) enum MigrateError {
     TooNew(i64),
     Sql(rusqlite::Error),
 }
