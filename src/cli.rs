@@ -259,8 +259,17 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             let state = open_state(&cfg)?;
             let collector = build_collector(&cfg, state)?;
             // Beside running replicas, `once` collects only the integrations nobody holds.
-            let cluster =
-                crate::cluster::Cluster::join(&cfg, &collector.state).map_err(Failure::runtime)?;
+            // Under its own replica name, so it runs beside a replica of the same host.
+            let mut as_once = cfg.clone();
+            let mut settings = cfg.cluster.clone().unwrap_or_default();
+            settings.replica = Some(format!(
+                "{}-once-{}",
+                settings.replica_name(),
+                std::process::id()
+            ));
+            as_once.cluster = Some(settings);
+            let cluster = crate::cluster::Cluster::join(&as_once, &collector.state)
+                .map_err(Failure::runtime)?;
             if let Some(c) = &cluster {
                 let held = c.claim_free(&collector).await.map_err(Failure::runtime)?;
                 tracing::info!(

@@ -42,6 +42,11 @@ pub async fn check(cfg: &Config) -> Result<String, String> {
                 Err(format!("{url} answered {}", r.status()))
             }
         }
+        None if cfg.state_url.is_some() => {
+            let state = State::open_configured(cfg).map_err(|e| e.to_string())?;
+            state.ping().map_err(|e| e.to_string())?;
+            Ok(format!("healthy: state database {} answers", state.path()))
+        }
         None => {
             let path = &cfg.state_path;
             if !path.is_file() {

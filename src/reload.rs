@@ -8,7 +8,8 @@
 //! - sinks: unchanged ones are kept as they are, the others built anew, and the set is swapped
 //!   between pages (a page in delivery finishes on the sinks it started with); a file sink whose
 //!   path stays open keeps its handle (changed rotation settings wait for a restart);
-//! - `state_path`, `[api]`, `[log]` and `shutdown_timeout` need a restart: a change is logged.
+//! - `state_path`, `state_url`, `[cluster]`, `[api]`, `[log]` and `shutdown_timeout` need a restart:
+//!   a change is logged.
 //!
 //! Everything is checked and built before anything changes, so a refused reload changes nothing;
 //! the reason is logged, counted (`config_reload_failures_total`) and shown by `/readyz`.
@@ -130,6 +131,15 @@ pub async fn reload(
     }
     for (key, differs) in [
         ("state_path", new.state_path != current.state_path),
+        (
+            "state_url",
+            new.state_url.as_ref().map(|u| u.expose().to_string())
+                != current.state_url.as_ref().map(|u| u.expose().to_string()),
+        ),
+        (
+            "cluster",
+            format!("{:?}", new.cluster) != format!("{:?}", current.cluster),
+        ),
         (
             "api",
             format!("{:?}", new.api) != format!("{:?}", current.api),

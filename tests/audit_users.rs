@@ -73,6 +73,42 @@ async fn every_user_once_then_only_the_changed_ones() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_mid_query_resumes_the_query_at_the_page_in_flight() {
+    let env = audit_env(users_env_config(1_000, 0), "page_size = 250").await;
+    // Killed once the third of four pages reached the sink, before its checkpoint was saved.
+    env.once_aborting_at("after_sink_write:3").await;
+    assert_eq!(env.events().len(), 750, "three pages reached the sink");
+
+    // The saved position is the query under way, after its second page.
+    let out = env.run(&["state", "--json"], &[]).await;
+    assert_success(&out);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("state --json");
+    let under_way = &v[0]["streams"][0]["position"]["query_under_way"];
+    assert_eq!(under_way["delivered_users"], 500, "{v}");
+
+    // The restart asks for the third and fourth pages only, and ends the query.
+    let admin_before = env.sim.stats().requests_of("admin_users");
+    assert_success(&env.run(&["once"], &[]).await);
+    assert_eq!(env.sim.stats().requests_of("admin_users") - admin_before, 2);
+    let ids = user_ids(&env.events());
+    assert_eq!(
+        ids.iter().collect::<HashSet<_>>().len(),
+        1_000,
+        "nothing lost"
+    );
+    assert_eq!(duplicates(&ids), 250, "only the page in flight came again");
+    let out = env.run(&["state", "--json"], &[]).await;
+    let v: Value = serde_json::from_slice(&out.stdout).expect("state --json");
+    let position = &v[0]["streams"][0]["position"];
+    assert!(position["query_under_way"].is_null(), "{position}");
+    assert_eq!(position["remembered_users"], 1_000, "{position}");
+
+    // The next query starts from the interrupted query's start: nothing new, nothing again.
+    assert_success(&env.run(&["once"], &[]).await);
+    assert_eq!(env.events().len(), 1_250);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_unknown_to_esignature_is_still_emitted() {
     // 404: an unknown user behind a gateway (the spec's 400 is tested in tests/fidelity.rs).
     let cfg = SimConfig {

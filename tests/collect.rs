@@ -127,13 +127,7 @@ async fn missing_consent_names_the_problem_and_the_url_and_saves_nothing() {
 async fn a_crash_between_sink_write_and_cursor_save_redelivers_that_page_only() {
     let mut env = Env::start(sim_config(10_000)).await;
     env.customer_events = "page_size = 1000\nstart_from = \"30d\"\n".into();
-    let out = env
-        .run(
-            &["once"],
-            &[("DOCUSIGN_COLLECTOR_FAULT", "after_sink_write:3")],
-        )
-        .await;
-    assert!(!out.status.success(), "the fault aborted the process");
+    env.once_aborting_at("after_sink_write:3").await;
     assert_eq!(
         env.events().len(),
         3_000,
@@ -157,13 +151,7 @@ async fn a_crash_between_sink_write_and_cursor_save_redelivers_that_page_only() 
 async fn a_line_torn_by_a_kill_is_cut_on_restart() {
     let mut env = Env::start(sim_config(5_000)).await;
     env.customer_events = "page_size = 1000\nstart_from = \"30d\"\n".into();
-    let out = env
-        .run(
-            &["once"],
-            &[("DOCUSIGN_COLLECTOR_FAULT", "mid_file_write:2")],
-        )
-        .await;
-    assert!(!out.status.success());
+    env.once_aborting_at("mid_file_write:2").await;
     let text = std::fs::read_to_string(env.events_path()).unwrap();
     assert!(!text.ends_with('\n'), "the kill left a torn last line");
     assert_success(&env.run(&["once"], &[]).await);

@@ -50,6 +50,8 @@ pub struct Cluster {
     lease: Duration,
     book: Arc<LeaseBook>,
     status: Mutex<Status>,
+    /// Integrations being given back (their streams stopping).
+    releasing: Arc<Mutex<HashSet<String>>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -100,6 +102,7 @@ impl Cluster {
             me,
             lease,
             book,
+            releasing: Default::default(),
         })))
     }
 
@@ -280,8 +283,9 @@ impl Cluster {
         // Leases the database still gives this replica under the same epoch though the book
         // dropped them (they ran out by this replica's clock while the database was away, and
         // nobody took them): still ours, so collection resumes.
+        let releasing = self.releasing();
         for (name, epoch) in &renewed {
-            if self.book.epoch(name).is_none() {
+            if self.book.epoch(name).is_none() && !releasing.contains(name) {
                 self.book.hold(name, *epoch);
                 tracing::info!(integration = %name, epoch, "lease renewed after the database came back: collecting again");
                 round.started.insert(name.clone());
@@ -364,31 +368,26 @@ impl Cluster {
                 Err(e) => tracing::warn!("cannot record new integrations' leases: {e}"),
             }
         }
-        let held: Vec<String> = self.book.all().into_iter().map(|(n, _)| n).collect();
+        let releasing = self.releasing();
+        let held: Vec<String> = self
+            .book
+            .all()
+            .into_iter()
+            .map(|(n, _)| n)
+            .filter(|n| !releasing.contains(n))
+            .collect();
         let plan = balance::plan(&held, known, live);
         if !plan.release.is_empty() {
-            for name in &plan.release {
-                let (tx, rx) = tokio::sync::oneshot::channel();
-                if control
-                    .send(Control::Release(name.clone(), tx))
-                    .await
-                    .is_ok()
-                {
-                    let _ = rx.await;
-                }
-                self.book.forget(name);
-                round.started.remove(name);
-            }
-            let (me, names) = (self.me.clone(), plan.release.clone());
-            match self.db(move |pg| pg.release(&me, &names)).await {
-                Ok(n) => tracing::info!(
-                    released = n,
-                    share = plan.share,
-                    live,
-                    "leases given back to balance the replicas"
-                ),
-                Err(e) => tracing::warn!("cannot release leases ({e}); they expire instead"),
-            }
+            tracing::info!(
+                leases = plan.release.len(),
+                share = plan.share,
+                live,
+                "giving leases back to balance the replicas"
+            );
+        }
+        for name in plan.release.iter().cloned() {
+            round.started.remove(&name);
+            self.release_in_background(control, name);
         }
         if plan.claim > 0 {
             let (me, lease, among) = (self.me.clone(), self.lease, known.to_vec());
@@ -406,6 +405,54 @@ impl Cluster {
                 Err(e) => tracing::warn!("cannot claim leases: {e}"),
             }
         }
+    }
+
+    /// The integrations whose streams are stopping before their lease is given back.
+    fn releasing(&self) -> HashSet<String> {
+        self.releasing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Stop `name`'s streams (their last pages commit under the lease, which is renewed
+    /// meanwhile), then give its lease back. In the background: a stream held up by a sink
+    /// must not hold up the renewal of every other lease.
+    fn release_in_background(&self, control: &ControlSender, name: String) {
+        self.releasing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.clone());
+        let (pg, book, me, control) = (
+            self.pg.clone(),
+            self.book.clone(),
+            self.me.clone(),
+            control.clone(),
+        );
+        let releasing = self.releasing.clone();
+        tokio::spawn(async move {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            if control
+                .send(Control::Release(name.clone(), tx))
+                .await
+                .is_ok()
+            {
+                let _ = rx.await;
+            }
+            book.forget(&name);
+            let names = vec![name.clone()];
+            match tokio::task::spawn_blocking(move || pg.release(&me, &names)).await {
+                Ok(Ok(_)) => tracing::info!(integration = %name, "lease given back"),
+                Ok(Err(e)) => {
+                    tracing::warn!(integration = %name, "cannot give the lease back ({e}); it expires instead")
+                }
+                Err(e) => tracing::warn!(integration = %name, "giving the lease back failed: {e}"),
+            }
+            releasing
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&name);
+        });
     }
 
     /// Drop every lease (not renewed in time): the streams stop, and writes already on their

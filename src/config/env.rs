@@ -75,8 +75,10 @@ impl EnvLayer {
         let prefix = format!("{ENV_PREFIX}__");
         let mut vars: Vec<(String, String)> = env
             .into_iter()
+            // Compared as bytes: a name may have a multi-byte character where the prefix ends.
             .filter(|(k, _)| {
-                k.len() > prefix.len() && k[..prefix.len()].eq_ignore_ascii_case(&prefix)
+                k.len() > prefix.len()
+                    && k.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
             })
             .collect();
         vars.sort();

@@ -25,8 +25,13 @@ impl FileLayer {
     /// Read and parse `path`; syntax errors name the file, line and column.
     pub(super) fn read(path: &Path) -> Result<Self, ConfigError> {
         let text = load::read_file(path)?;
-        let origin = path.display().to_string();
-        let tree = load::parse_tree(&text, &origin)?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parse text already read; `origin` names it in errors and tags its values.
+    pub(super) fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let origin = origin.to_string();
+        let tree = load::parse_tree(text, &origin)?;
         Ok(FileLayer {
             tree: from_toml_table(tree, &origin),
         })
@@ -232,7 +237,20 @@ pub(super) fn merge(
     files: &[PathBuf],
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Merged, ConfigError> {
-    let main_name = main.display().to_string();
+    let layers = files
+        .iter()
+        .map(|f| FileLayer::read(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    merge_layers(&main.display().to_string(), layers, env)
+}
+
+/// [`merge`] on layers already parsed; `main_name` names the main file in errors.
+pub(super) fn merge_layers(
+    main_name: &str,
+    layers: Vec<FileLayer>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Merged, ConfigError> {
+    let main_name = main_name.to_string();
     let internal = |e: config::ConfigError| match e {
         config::ConfigError::Foreign(inner) => match inner.downcast::<ConfigError>() {
             Ok(e) => *e,
@@ -252,8 +270,8 @@ pub(super) fn merge(
         .set_default("log.level", "info")
         .and_then(|b| b.set_default("shutdown_timeout", "30s"))
         .map_err(internal)?;
-    for file in files {
-        builder = builder.add_source(FileLayer::read(file)?);
+    for layer in layers {
+        builder = builder.add_source(layer);
     }
     let env = EnvLayer::new(env, &main_name);
     let built = builder.add_source(env.clone()).build().map_err(internal)?;

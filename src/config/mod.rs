@@ -185,6 +185,22 @@ pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
     Ok(cfg)
 }
 
+/// [`load_with_env`] on text already read, without drop-ins: `origin` names it in errors,
+/// `source` is the file it came from (if any).
+pub fn load_str_with_env(
+    text: &str,
+    origin: &str,
+    source: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
+    let layer = layers::FileLayer::parse(text, origin)?;
+    let merged = layers::merge_layers(origin, vec![layer], env)?;
+    let mut cfg = load::deserialize(merged.toml(), origin).map_err(|e| merged.locate(e))?;
+    cfg.source = source.map(Path::to_path_buf);
+    validate(&cfg, origin).map_err(|e| merged.locate(e))?;
+    Ok(cfg)
+}
+
 /// Check every rule a usable configuration must satisfy (ranges, names, URLs, readable files,
 /// parsable keys). `file` names the configuration in the error.
 pub fn validate(cfg: &Config, file: &str) -> Result<(), ConfigError> {

@@ -693,6 +693,23 @@ fn debug_of_config_hides_inline_key() {
     assert!(!dbg.contains("BEGIN RSA"), "{dbg}");
 }
 
+// Found by fuzzing (config target): a variable whose name has a multi-byte character where the
+// `DOCUSIGN_COLLECTOR__` prefix ends made the loader panic (a string sliced inside a character).
+#[test]
+fn a_variable_name_with_a_multibyte_character_at_the_prefix_end_is_ignored() {
+    let text = base();
+    let vars = env(&[
+        ("DOCUSIGN_COLLECTOR_\u{2026}__LOG__LEVEL", "debug"),
+        (
+            "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}X",
+            "x",
+        ),
+        ("DOCUSIGN_COLLECTOR__LOG__LEVEL", "warn"),
+    ]);
+    let c = load_str_with_env(&text, "test.toml", None, vars).expect("valid");
+    assert_eq!(c.log.level, "warn");
+}
+
 #[test]
 fn state_url_and_cluster_are_checked_and_the_url_never_shows() {
     let top = |t: &str| {

@@ -353,7 +353,9 @@ async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<Bytes, R
     if resp.content_length().is_some_and(|n| n > cap as u64) {
         return Err(Read::TooLarge);
     }
-    let mut body = bytes::BytesMut::new();
+    // Room for the whole answer when its length is announced: no copying as the buffer grows.
+    let announced = resp.content_length().map_or(0, |n| n as usize);
+    let mut body = bytes::BytesMut::with_capacity(announced);
     while let Some(chunk) = resp.chunk().await.map_err(Read::Failed)? {
         if body.len() + chunk.len() > cap {
             return Err(Read::TooLarge);

@@ -4,7 +4,7 @@
 use super::{DeliverFuture, Sink, SinkError};
 use crate::record::Batch;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, IoSlice, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -162,6 +162,26 @@ fn complete_len(file: &mut File, len: u64) -> io::Result<u64> {
     Ok(0)
 }
 
+/// Every record of `batch` and its newline, written straight from the records (`writev`, as
+/// many slices a call as the system takes): no copy of the batch into one buffer first.
+fn write_records(file: &mut File, batch: &Batch) -> io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = batch
+        .records
+        .iter()
+        .flat_map(|r| [IoSlice::new(r.json.as_bytes()), IoSlice::new(b"\n")])
+        .collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        match file.write_vectored(rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 impl Inner {
     fn io_err(&self, what: &str, e: &io::Error) -> SinkError {
         SinkError::Io {
@@ -171,11 +191,7 @@ impl Inner {
     }
 
     fn write_batch(&mut self, batch: &Batch) -> Result<(), SinkError> {
-        let mut data = Vec::with_capacity(batch.jsonl_len());
-        for r in &batch.records {
-            data.extend_from_slice(r.json.as_bytes());
-            data.push(b'\n');
-        }
+        let len = batch.jsonl_len();
         if self.dirty {
             self.cut_back()
                 .map_err(|e| self.io_err("cannot remove a partial write from", &e))?;
@@ -192,7 +208,7 @@ impl Inner {
                 self.size = meta.len();
             }
         }
-        if self.size > 0 && self.size.saturating_add(data.len() as u64) > self.max_bytes {
+        if self.size > 0 && self.size.saturating_add(len as u64) > self.max_bytes {
             self.rotate()
                 .map_err(|e| self.io_err("cannot rotate", &e))?;
         }
@@ -200,14 +216,19 @@ impl Inner {
             return Err(self.io_err("cannot open", &io::Error::other("no file")));
         };
         if crate::support::fault::hit("mid_file_write") {
+            let data: Vec<u8> = batch
+                .records
+                .iter()
+                .flat_map(|r| r.json.bytes().chain([b'\n']))
+                .collect();
             let _ = file.write_all(&data[..data.len() / 2]);
             let _ = file.flush();
             crate::support::fault::crash("mid_file_write");
         }
-        let result = file.write_all(&data).and_then(|()| file.sync_data());
+        let result = write_records(file, batch).and_then(|()| file.sync_data());
         match result {
             Ok(()) => {
-                self.size += data.len() as u64;
+                self.size += len as u64;
                 Ok(())
             }
             Err(e) => {
@@ -225,7 +246,7 @@ impl Inner {
                     message: format!(
                         "cannot write {} records ({} bytes) to {}: {e}; nothing of the batch was kept and it will be retried",
                         batch.records.len(),
-                        data.len(),
+                        len,
                         self.path.display()
                     ),
                 })

@@ -59,6 +59,10 @@ pub fn stream_view(s: &StreamState) -> serde_json::Value {
                 "description": p.describe(),
                 "last_query_started": crate::record::format_time(p.started),
                 "remembered_users": p.seen.len(),
+                "query_under_way": p.query.as_ref().map(|q| serde_json::json!({
+                    "started": crate::record::format_time(q.started),
+                    "delivered_users": q.seen.len(),
+                })),
             }),
             None => serde_json::json!({"description": "unreadable: the next cycle starts from start_from"}),
         },

@@ -314,4 +314,13 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn a_pretty_printed_page_gives_one_line_per_record() {
+        let body = b"{\n  \"endCursor\": \"c1\",\n  \"data\": [\n    {\n      \"timestamp\": \"2023-03-03T09:10:06Z\",\n      \"eventId\": \"a\"\n    }\n  ]\n}\n";
+        let p = parse_page(body, "c0", "acme", false, 0).unwrap();
+        assert_eq!(p.records.len(), 1);
+        assert!(!p.records[0].json.contains('\n'), "{}", p.records[0].json);
+        assert_eq!(p.records[0].time, 1677834606);
+    }
 }

@@ -360,8 +360,9 @@ fn pg_database(test: &str) -> String {
             c.batch_execute(&format!("CREATE DATABASE {name}"))
         })
         .unwrap();
-    let (base, _) = url.rsplit_once('/').unwrap();
-    format!("{base}/{db}")
+    let (base, query) = url.split_once('?').unwrap_or((&url, ""));
+    let (server, _) = base.rsplit_once('/').unwrap();
+    format!("{server}/{db}?{query}")
 }
 
 /// The same tests on both backends: SQLite in every run; PostgreSQL as ignored tests that
@@ -518,4 +519,35 @@ fn postgres_refuses_a_newer_schema_and_names_no_password() {
     assert!(e.contains("99") && e.contains("newer"), "{e}");
     assert!(!e.contains("collector:"), "{e}");
     assert!(st.ping().is_ok());
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: scripts/test starts one"]
+fn postgres_over_tls_verifies_the_server_certificate() {
+    let url = pg_database("tls").replace("sslmode=disable", "sslmode=require");
+    assert!(url.contains("sslmode=require"), "{url}");
+    let ca = std::env::var("DOCUSIGN_COLLECTOR_TEST_PGCA")
+        .expect("DOCUSIGN_COLLECTOR_TEST_PGCA: scripts/pg-cluster makes the test CA");
+    let st = State::open_postgres(
+        &postgres::PgSettings::new(&url, None, Some(Path::new(&ca)), 1).unwrap(),
+    )
+    .unwrap();
+    let ssl: bool = st
+        .postgres()
+        .unwrap()
+        .run(|c| {
+            c.query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )?
+            .try_get(0)
+        })
+        .unwrap();
+    assert!(ssl, "the session is encrypted");
+    let Err(e) = State::open_postgres(&postgres::PgSettings::new(&url, None, None, 1).unwrap())
+    else {
+        panic!("a server certificate from an unknown CA was accepted");
+    };
+    let e = e.to_string();
+    assert!(e.to_lowercase().contains("certificate"), "{e}");
 }

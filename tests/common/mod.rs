@@ -183,6 +183,18 @@ admin = "{admin}"
             .expect("collector ran")
     }
 
+    /// Run `once` with the fault injection `fault` (`point:n`, see `support::fault`): the
+    /// process must abort there.
+    pub async fn once_aborting_at(&self, fault: &str) {
+        let out = self
+            .run(&["once"], &[("DOCUSIGN_COLLECTOR_FAULT", fault)])
+            .await;
+        assert!(
+            !out.status.success(),
+            "the fault {fault} aborted the process"
+        );
+    }
+
     pub fn events(&self) -> Vec<Value> {
         read_jsonl(&self.events_path())
     }

@@ -29,10 +29,15 @@ pub struct Receiver(pub Arc<Mutex<Inner>>);
 impl Receiver {
     /// Serve on a free loopback port; returns the ingest URL.
     pub async fn start(&self) -> String {
+        self.start_on(([127, 0, 0, 1], 0).into()).await
+    }
+
+    /// Serve on `addr` (a port from [`free_port`] for a receiver that comes up late).
+    pub async fn start_on(&self, addr: std::net::SocketAddr) -> String {
         let app = Router::new()
             .route("/ingest", post(ingest))
             .with_state(self.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         format!("http://{addr}/ingest")
@@ -94,4 +99,10 @@ async fn ingest(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> S
     inner.posts.push((events.len(), size, headers));
     inner.events.extend(events);
     StatusCode::OK
+}
+
+/// A loopback address nothing listens on (yet): connections to it are refused.
+pub fn free_port() -> std::net::SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
 }

@@ -64,6 +64,22 @@ pub fn parse_modified_date(s: &str) -> Option<i64> {
     None
 }
 
+/// An eSignature user answer: any JSON value, kept as its bytes.
+pub fn parse_esignature_user(body: &[u8]) -> Result<Box<RawValue>, BodyError> {
+    serde_json::from_slice::<Box<RawValue>>(body)
+        .map_err(|e| BodyError::json("not an eSignature user", &e))
+}
+
+/// An eSignature user's `userSettings.modifiedDate`, when present: `Some(None)` when it is
+/// there but unreadable.
+pub fn esignature_modified(user: &RawValue) -> Option<Option<i64>> {
+    let date = serde_json::from_str::<ESignaturePeek>(user.get())
+        .ok()?
+        .user_settings?
+        .modified_date?;
+    Some(parse_modified_date(&date))
+}
+
 /// An audit user after enrichment.
 pub struct AuditUser {
     pub id: String,
@@ -75,12 +91,7 @@ impl AuditUser {
     /// eSignature's `userSettings.modifiedDate`, when present: `Some(None)` when it is there
     /// but unreadable.
     pub fn modified_date(&self) -> Option<Option<i64>> {
-        let es = self.esignature.as_ref()?;
-        let date = serde_json::from_str::<ESignaturePeek>(es.get())
-            .ok()?
-            .user_settings?
-            .modified_date?;
-        Some(parse_modified_date(&date))
+        esignature_modified(self.esignature.as_ref()?)
     }
 
     /// The key under which this user is remembered: its id, or for a user without one, its
@@ -239,10 +250,7 @@ impl AdminUsersSource {
         );
         let answer = self
             .client
-            .get(Api::ESignature, &url, true, |b| {
-                serde_json::from_slice::<Box<RawValue>>(b)
-                    .map_err(|e| BodyError::json("not an eSignature user", &e))
-            })
+            .get(Api::ESignature, &url, true, |b| parse_esignature_user(b))
             .await;
         let (esignature, failed) = match answer {
             Ok(Some(raw)) => (Some(raw), false),

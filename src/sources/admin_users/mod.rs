@@ -13,10 +13,13 @@ mod page;
 mod position;
 mod stream;
 
-pub use enrich::{parse_modified_date, AuditUser, Enriched, USER_NOT_FOUND_CODES};
+pub use enrich::{
+    esignature_modified, parse_esignature_user, parse_modified_date, AuditUser, Enriched,
+    USER_NOT_FOUND_CODES,
+};
 pub use list::{join_key, parse_list_page, ListPage, Listed, LIST_COUNT};
 pub use page::{next_page, parse_admin_page, AdminPage, NextPage};
-pub use position::{AuditPosition, Seen};
+pub use position::{AuditPosition, QueryProgress, Seen};
 pub use stream::AuditUsersStream;
 
 use crate::config::{AuditRecordShape, IntegrationConfig, StartFrom};
@@ -106,6 +109,14 @@ impl AdminUsersSource {
                 u.to_string()
             }
             Err(_) => base,
+        }
+    }
+
+    /// Whether `url` is on the configured Admin origin (scheme, host and port).
+    pub fn on_admin_origin(&self, url: &str) -> bool {
+        match (url::Url::parse(url), url::Url::parse(&self.admin)) {
+            (Ok(u), Ok(admin)) => u.origin() == admin.origin(),
+            _ => false,
         }
     }
 

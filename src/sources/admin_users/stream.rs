@@ -1,9 +1,12 @@
 //! One audit-user query as a [`Source`]: every Admin page of the users modified since the
 //! previous query started (less the overlap), enriched, with the users the overlap brings back
-//! unchanged left out. The position is committed only after the last page: the Admin API does
-//! not sort, so no earlier point of a query is safe to resume from.
+//! unchanged left out. Every page carries a checkpoint: the previous query's position plus this
+//! query's progress (its start, `last_modified_since`, next page and the users it emitted), so a
+//! restart resumes the same query at its next page; the last page's checkpoint is the position
+//! of the complete query. (The Admin API does not sort, so a query is resumed by its own paging,
+//! never by a date.)
 
-use super::position::{AuditPosition, Seen};
+use super::position::{AuditPosition, QueryProgress, Seen};
 use super::{AdminPage, AdminUsersSource};
 use crate::docusign::client::ApiError;
 use crate::record::{EventType, Splicer};
@@ -26,6 +29,9 @@ pub struct AuditUsersStream {
     /// (from `next.started` − overlap) cannot return them unchanged.
     keep_after: i64,
     url: Option<String>,
+    /// Whether this stream goes on with a query an earlier run left part-way, and has not
+    /// fetched a page of it yet.
+    resumed: bool,
     base_uri: Option<String>,
     failed: bool,
     /// Whether the first page was seen (and the choice between Users:list and single calls made).
@@ -37,32 +43,84 @@ pub struct AuditUsersStream {
 
 impl AuditUsersStream {
     pub(super) fn new(source: AdminUsersSource, saved: Option<AuditPosition>, now: i64) -> Self {
-        let overlap = source.overlap as i64;
-        let since = match &saved {
-            Some(p) => p.started - overlap,
-            None => source.start_from.resolve(now),
-        };
-        let url = Some(source.first_url(since));
+        let mut prev = saved.unwrap_or_default();
+        // A query an earlier run left part-way goes on at its next page, if that is on the
+        // configured Admin origin (the token goes nowhere else).
+        let resumed = prev
+            .query
+            .take()
+            .filter(|q| source.on_admin_origin(&q.next));
         let splicer = Splicer::new(
             EventType::AuditUsers,
             &source.integration,
             source.change_keys,
         );
-        AuditUsersStream {
+        let mut stream = AuditUsersStream {
             source,
             splicer,
-            prev: saved.unwrap_or_default(),
-            next: AuditPosition {
-                started: now,
-                seen: Default::default(),
-            },
-            since,
-            keep_after: now - overlap,
-            url,
+            prev,
+            next: AuditPosition::default(),
+            since: 0,
+            keep_after: 0,
+            url: None,
+            resumed: resumed.is_some(),
             base_uri: None,
             failed: false,
             started: false,
             listed: None,
+        };
+        match resumed {
+            Some(q) => {
+                stream.next = AuditPosition {
+                    started: q.started,
+                    seen: q.seen,
+                    query: None,
+                };
+                stream.since = q.since;
+                stream.keep_after = q.started - stream.source.overlap as i64;
+                stream.url = Some(q.next);
+            }
+            None => stream.start_query(now),
+        }
+        stream
+    }
+
+    /// Begin a new query at `now`: from the previous complete query's start less the overlap,
+    /// or (none yet) from `start_from`.
+    fn start_query(&mut self, now: i64) {
+        let overlap = self.source.overlap as i64;
+        self.since = if self.prev.started != 0 || !self.prev.seen.is_empty() {
+            self.prev.started - overlap
+        } else {
+            self.source.start_from.resolve(now)
+        };
+        self.next = AuditPosition {
+            started: now,
+            ..AuditPosition::default()
+        };
+        self.keep_after = now - overlap;
+        self.url = Some(self.source.first_url(self.since));
+    }
+
+    /// The next Admin page. The first page of a resumed query that fails the way it would fail
+    /// again (a refusal other than 401, an answer that is not a users page, a URL that cannot be
+    /// requested) is given up: the query starts again, so one saved page never stops the stream.
+    async fn fetch(&mut self, url: String) -> Result<(String, AdminPage), ApiError> {
+        let resumed = std::mem::take(&mut self.resumed);
+        match self.source.fetch_page(&url).await {
+            Ok(page) => Ok((url, page)),
+            Err(e) if resumed && fails_again(&e) => {
+                tracing::warn!(
+                    integration = %self.source.integration,
+                    error = %e,
+                    "the audit-user query an earlier run left part-way cannot go on at its saved page: starting the query again"
+                );
+                self.start_query(now_unix());
+                let url = self.url.take().unwrap_or_default();
+                let page = self.source.fetch_page(&url).await?;
+                Ok((url, page))
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -106,7 +164,7 @@ impl Source for AuditUsersStream {
             return Ok(None);
         };
         let base_uri = self.base_uri().await?;
-        let page = self.source.fetch_page(&url).await?;
+        let (url, page) = self.fetch(url).await?;
         let next_url = self.source.next_url(&url, &page, self.since);
         let listed = if std::mem::replace(&mut self.started, true) {
             Ok(())
@@ -174,19 +232,38 @@ impl Source for AuditUsersStream {
         }
 
         self.url = next_url;
-        let checkpoint = if self.url.is_none() {
-            self.listed = None; // the query is read: its scratch file goes now
-            if self.failed {
-                // Some eSignature lookups failed: the account may have moved.
-                self.source.forget_base_uri();
+        let checkpoint = match &self.url {
+            None => {
+                self.listed = None; // the query is read: its scratch file goes now
+                if self.failed {
+                    // Some eSignature lookups failed: the account may have moved.
+                    self.source.forget_base_uri();
+                }
+                std::mem::take(&mut self.next)
             }
-            Some(std::mem::take(&mut self.next))
-        } else {
-            None
+            Some(next) => AuditPosition {
+                query: Some(QueryProgress {
+                    started: self.next.started,
+                    since: self.since,
+                    next: next.clone(),
+                    seen: self.next.seen.clone(),
+                }),
+                ..self.prev.clone()
+            },
         };
+        let checkpoint = Some(checkpoint);
         Ok(Some(SourcePage {
             records,
             checkpoint,
         }))
+    }
+}
+
+/// An Admin failure that the same request would meet again (transient ones were retried).
+fn fails_again(e: &ApiError) -> bool {
+    match e {
+        ApiError::Status { status, .. } => *status != 401,
+        ApiError::Malformed { .. } | ApiError::BadUrl { .. } => true,
+        ApiError::Auth(_) | ApiError::Exhausted { .. } => false,
     }
 }

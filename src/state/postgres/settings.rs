@@ -141,7 +141,11 @@ impl PgSettings {
                         m = format!("{m}: {s}");
                     }
                 }
-                format!("{m} (collection pauses until the database answers)")
+                if m.contains("certificate") {
+                    format!("{m}: set state_ca_file to the CA that signed the server's certificate (its name must match the URL's host), or sslmode=disable in state_url")
+                } else {
+                    format!("{m} (collection pauses until the database answers)")
+                }
             }
         };
         fail(&self.target, message)
