@@ -3,13 +3,13 @@
 //! events), the default lease (30 s) and connections (4) per replica, logs at `warn`.
 //!
 //! The three start together. Warm-up, left out: until the leases are balanced (every
-//! integration held, no replica above ⌈N ÷ 3⌉ nor below what the others leave), then 60 s (streams that
-//! changed hands make their spread first cycles). Then `BENCH_REPLICAS_SECS` (default 180) are
-//! measured, sampling every 10 s:
-//! - per replica: `VmRSS` at the end and `VmHWM`, the CPU share (`utime + stime` over the window
-//!   ÷ wall time, in % of one core), the leases it holds (least and most over the samples), its
-//!   sessions in `pg_stat_activity` (most over the samples; each replica names itself in
-//!   `application_name`);
+//! integration held, no replica above ⌈N ÷ 3⌉ nor below what the others leave), then 60 s
+//! (streams that changed hands make their spread first cycles). Then `BENCH_REPLICAS_SECS`
+//! (default 180) are measured, sampling every 10 s:
+//! - per replica: `VmRSS` at the window's start, every minute and at its end, `VmHWM`, threads,
+//!   the CPU share (`utime + stime` over the window ÷ wall time, in % of one core), the leases it
+//!   holds (least and most over the samples), its sessions in `pg_stat_activity` (most over the
+//!   samples and during the warm-up; each replica names itself in `application_name`);
 //! - the PostgreSQL server's CPU share (all processes of its postmaster) and this process's
 //!   (the simulator, and the sampling);
 //! - leases that changed hands in the window (the sum of the epochs: every claim raises one);
