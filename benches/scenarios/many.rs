@@ -76,7 +76,9 @@ fn worst_lateness(state: &std::path::Path, n: usize, start: i64) -> (i64, usize)
     (worst, runs)
 }
 
-async fn one(n: usize, secs: u64) {
+/// A simulator with `n` clients (`ik-0` … `ik-{n-1}`, one key pair), and a directory holding that
+/// key as `key.pem`.
+pub(crate) async fn sim_with_clients(n: usize) -> (SimHandle, SimConfig, tempfile::TempDir) {
     let keys = key_pair();
     let clients = (0..n)
         .map(|i| SimClient {
@@ -95,6 +97,11 @@ async fn one(n: usize, secs: u64) {
         .expect("simulator starts");
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("key.pem"), &keys.0).expect("write key");
+    (sim, cfg, dir)
+}
+
+async fn one(n: usize, secs: u64) {
+    let (sim, cfg, dir) = sim_with_clients(n).await;
     let config = config(dir.path(), &sim, &cfg, n);
     let started_unix = chrono::Utc::now().timestamp();
     let t0 = Instant::now();

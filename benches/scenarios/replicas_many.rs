@@ -19,12 +19,10 @@
 //!
 //! `BENCH_REPLICAS_N` sets N.
 
-use crate::common::*;
-use crate::many::{sample, INTERVAL_S};
+use crate::many::{sample, sim_with_clients, INTERVAL_S};
 use crate::pg_support::*;
 use docusign_collector::record::EventType;
 use docusign_collector::state::State;
-use docusign_sim::{SimClient, SimConfig, SimHandle};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
@@ -119,25 +117,8 @@ pub async fn replicas_many() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(180);
-    let keys = key_pair();
-    let clients = (0..n)
-        .map(|i| SimClient {
-            integration_key: format!("ik-{i}"),
-            user_id: USER_ID.into(),
-            public_key_pem: keys.1.clone(),
-            consented_scopes: ALL_SCOPES.iter().map(|s| s.to_string()).collect(),
-        })
-        .collect();
-    let cfg = SimConfig {
-        clients,
-        ..sim_config(0)
-    };
-    let sim = SimHandle::start(cfg.clone(), ([127, 0, 0, 1], 0).into())
-        .await
-        .expect("simulator starts");
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (sim, cfg, dir) = sim_with_clients(n).await;
     let key_file = dir.path().join("key.pem");
-    std::fs::write(&key_file, &keys.0).expect("write key");
     let db = server.fresh_database("bench_replicas_many");
     let observer = observer(&db);
     let integrations: String = (0..n)
