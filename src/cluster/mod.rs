@@ -270,8 +270,10 @@ impl Cluster {
         }
         // Leases lost: held in the book but not renewed under the same epoch, or dropped from
         // the book by a refused write.
+        let renewed_epochs: std::collections::HashMap<&str, i64> =
+            renewed.iter().map(|(n, e)| (n.as_str(), *e)).collect();
         for (name, epoch) in self.book.all() {
-            if !renewed.iter().any(|(n, e)| *n == name && *e == epoch) {
+            if renewed_epochs.get(name.as_str()) != Some(&epoch) {
                 self.book.forget(&name);
                 LeaseLost {
                     integration: &name,

@@ -205,7 +205,8 @@ pub async fn run(collector: Arc<Collector>, shutdown: Shutdown, mut control: Con
     for integ in collector.registry().integrations() {
         start(&collector, &integ, &mut running, true);
     }
-    if running.is_empty() {
+    // With replicas nothing is held yet: the cluster starts what it claims.
+    if running.is_empty() && collector.state.lease_book().is_none() {
         tracing::warn!("no active integration: nothing to collect (waiting for shutdown)");
     }
     let mut control_open = true;

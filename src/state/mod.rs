@@ -259,7 +259,9 @@ impl State {
         self.store().cursor(integration, et)
     }
 
-    /// Save (upsert) the cursor of one stream; committed and durable when this returns.
+    /// Save (upsert) the cursor of one stream; committed when this returns (SQLite in WAL with
+    /// `synchronous = NORMAL`: it survives the process crashing, and the host crashing once the WAL
+    /// is synced at the next checkpoint; PostgreSQL: once its WAL is flushed).
     pub fn save_cursor(
         &self,
         integration: &str,
