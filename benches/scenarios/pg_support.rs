@@ -38,30 +38,7 @@ pub(crate) fn server_or_skip(scenario: &str) -> Option<PgServer> {
 
 /// Runs `sql` with psql as `collector` on `url`; returns the unaligned, tuples-only output.
 pub(crate) fn psql(server: &PgServer, url: &str, sql: &str) -> String {
-    let out = std::process::Command::new(&server.psql)
-        .args([
-            "-X",
-            "-q",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            url,
-            "-c",
-            sql,
-        ])
-        .env("PGCONNECT_TIMEOUT", "10")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", server.psql.display()));
-    assert!(
-        out.status.success(),
-        "psql {sql:?}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    server.psql_on(url, &[sql])
 }
 
 /// `url` with one more query parameter (`key=value`).
@@ -131,14 +108,9 @@ fn postmaster_pid() -> Option<u32> {
         .ok()
 }
 
-/// CPU seconds the PostgreSQL server has used so far: the postmaster's own and its reaped
-/// children's (`utime stime cutime cstime`), plus its live children's (backends, WAL writer,
-/// checkpointer, …). `None` when the postmaster's pid cannot be read
-/// (`DOCUSIGN_COLLECTOR_TEST_PGDATA` unset, or not allowed).
-pub(crate) fn server_cpu_seconds() -> Option<f64> {
-    let pid = postmaster_pid()?;
-    let f = stat_fields(pid)?;
-    let mut ticks: f64 = f.get(11..15)?.iter().sum();
+/// The live children of `pid` with their `stat` fields (as [`stat_fields`] gives them).
+fn children(pid: u32) -> Option<Vec<(u32, Vec<f64>)>> {
+    let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Some(child) = entry
             .file_name()
@@ -149,9 +121,23 @@ pub(crate) fn server_cpu_seconds() -> Option<f64> {
         };
         if let Some(c) = stat_fields(child) {
             if c.get(1).copied() == Some(f64::from(pid)) {
-                ticks += c.get(11).copied().unwrap_or(0.0) + c.get(12).copied().unwrap_or(0.0);
+                out.push((child, c));
             }
         }
+    }
+    Some(out)
+}
+
+/// CPU seconds the PostgreSQL server has used so far: the postmaster's own and its reaped
+/// children's (`utime stime cutime cstime`), plus its live children's (backends, WAL writer,
+/// checkpointer, …). `None` when the postmaster's pid cannot be read
+/// (`DOCUSIGN_COLLECTOR_TEST_PGDATA` unset, or not allowed).
+pub(crate) fn server_cpu_seconds() -> Option<f64> {
+    let pid = postmaster_pid()?;
+    let f = stat_fields(pid)?;
+    let mut ticks: f64 = f.get(11..15)?.iter().sum();
+    for (_, c) in children(pid)? {
+        ticks += c.get(11).copied().unwrap_or(0.0) + c.get(12).copied().unwrap_or(0.0);
     }
     Some(ticks / 100.0)
 }
@@ -183,17 +169,8 @@ pub(crate) fn threads_cpu_seconds(pid: &str) -> f64 {
 pub(crate) fn server_running_cpu_seconds() -> Option<f64> {
     let pid = postmaster_pid()?;
     let mut total = threads_cpu_seconds(&pid.to_string());
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(child) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if stat_fields(child).and_then(|c| c.get(1).copied()) == Some(f64::from(pid)) {
-            total += threads_cpu_seconds(&child.to_string());
-        }
+    for (child, _) in children(pid)? {
+        total += threads_cpu_seconds(&child.to_string());
     }
     Some(total)
 }

@@ -213,17 +213,13 @@ impl PgServer {
     /// Runs each statement on its own (CREATE DATABASE refuses a transaction block) as
     /// `collector` on its own database; returns the unaligned output.
     fn psql(&self, statements: &[&str]) -> String {
+        self.psql_on(&self.url, statements)
+    }
+
+    /// [`PgServer::psql`] on the database of `url` (one of this server's).
+    pub fn psql_on(&self, url: &str, statements: &[&str]) -> String {
         let mut command = Command::new(&self.psql);
-        command.args([
-            "-X",
-            "-q",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            &self.url,
-        ]);
+        command.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url]);
         for statement in statements {
             command.arg("-c").arg(statement);
         }
