@@ -157,6 +157,23 @@ admin = "{admin}"
         assert!(status.success(), "{name} exited with {status}");
     }
 
+    /// Run the collector once with replica `name`'s configuration and `args`; panics (with its
+    /// stderr) unless it exits 0.
+    fn command(&self, name: &str, args: &[&str]) -> std::process::Output {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_docusign-collector"))
+            .arg("--config")
+            .arg(self.config(name))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
     /// SIGTERM every running replica and wait for each.
     async fn stop_all(&mut self) {
         let names: Vec<String> = self.replicas.keys().cloned().collect();
@@ -439,17 +456,7 @@ async fn three_replicas_share_thirty_integrations_and_take_over_from_a_killed_on
     let takeovers = c.log("r2") + &c.log("r3");
     assert!(takeovers.contains("took over"), "the takeovers are logged");
     // `state` shows who holds each integration and until when.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_docusign-collector"))
-        .arg("--config")
-        .arg(c.config("r2"))
-        .args(["state", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = c.command("r2", &["state", "--json"]);
     let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let entries = shown.as_array().unwrap();
     assert_eq!(entries.len(), 30);
@@ -708,31 +715,13 @@ async fn an_integration_created_or_deleted_through_one_replica_takes_effect_wher
         "nothing is collected for a deleted integration"
     );
     // `once` beside live replicas collects nothing they hold; once they are gone, everything.
-    let once = |c: &Cluster| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_docusign-collector"))
-            .arg("--config")
-            .arg(c.config("r1"))
-            .arg("once")
-            .output()
-            .unwrap()
-    };
     let before = c.receiver.events().len();
-    let out = once(&c);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = c.command("r1", &["once"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("another replica holds it"));
     assert_eq!(c.receiver.events().len(), before, "once took nothing held");
     c.stop_all().await;
     c.env.sim.append_events(20);
-    let out = once(&c);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    c.command("r1", &["once"]);
     assert!(c.wait_complete(10).await, "once collected what nobody held");
     assert!(c.holders().is_empty(), "once released what it took");
 }
