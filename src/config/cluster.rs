@@ -34,7 +34,7 @@ fn default_lease() -> HumanDuration {
 }
 
 fn default_connections() -> usize {
-    crate::state::postgres::settings_default_connections()
+    crate::state::postgres::DEFAULT_CONNECTIONS
 }
 
 /// The shortest and longest lease accepted.

@@ -19,12 +19,7 @@ pub mod leases;
 mod pool;
 mod schema;
 mod settings;
-pub use settings::PgSettings;
-
-/// Connections per replica when `[cluster] connections` is not set.
-pub fn settings_default_connections() -> usize {
-    settings::DEFAULT_CONNECTIONS
-}
+pub use settings::{PgSettings, DEFAULT_CONNECTIONS};
 
 /// The shared state in PostgreSQL.
 pub struct PgStore {
