@@ -274,12 +274,7 @@ impl Cluster {
             renewed.iter().map(|(n, e)| (n.as_str(), *e)).collect();
         for (name, epoch) in self.book.all() {
             if renewed_epochs.get(name.as_str()) != Some(&epoch) {
-                self.book.forget(&name);
-                LeaseLost {
-                    integration: &name,
-                    reason: "another replica holds it now",
-                }
-                .emit();
+                self.lost(&name, "another replica holds it now");
             }
         }
         // Leases the database still gives this replica under the same epoch though the book
@@ -457,16 +452,22 @@ impl Cluster {
         });
     }
 
+    /// `name`'s lease is gone: out of the book (its writes are refused from now on), logged
+    /// and counted.
+    fn lost(&self, name: &str, reason: &str) {
+        self.book.forget(name);
+        LeaseLost {
+            integration: name,
+            reason,
+        }
+        .emit();
+    }
+
     /// Drop every lease (not renewed in time): the streams stop, and writes already on their
     /// way are refused by the book before they reach the database.
     async fn lose_all(&self, control: &ControlSender, reason: &str) {
         for (name, _) in self.book.all() {
-            self.book.forget(&name);
-            LeaseLost {
-                integration: &name,
-                reason,
-            }
-            .emit();
+            self.lost(&name, reason);
             let _ = control.send(Control::Stop(name)).await;
         }
         LeasesHeld(0).emit();
