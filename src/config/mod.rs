@@ -118,8 +118,13 @@ pub struct ApiConfig {
 }
 
 /// A configuration that cannot be used. `Display` names the file and the key.
+/// The message is written through [`crate::support::secret::redact_key_material`]: an error that
+/// echoes a value (serde's "invalid type: string …") never prints a key pasted in the wrong place.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}: {key}: {message}")]
+#[error(
+    "{file}: {key}: {}",
+    crate::support::secret::redact_key_material(message)
+)]
 pub struct ConfigError {
     pub file: String,
     pub key: String,

@@ -28,6 +28,7 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Check {
     if cfg.state_path.as_os_str().is_empty() {
         c.fail("state_path", "must not be empty: set the SQLite state file, e.g. \"/var/lib/docusign-collector/state.db\"")?;
     }
+    paths(&c, cfg)?;
     shared_state(&c, cfg)?;
     log_level(&c, &cfg.log.level)?;
     if let Some(api) = &cfg.api {
@@ -71,6 +72,49 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Check {
             }
         }
         sink_rules(&c, &k, sink)?;
+    }
+    Ok(())
+}
+
+/// Every key that names a file: a value that is really the file's content (a PEM key pasted in
+/// place of its path, say) is refused without being echoed.
+fn paths(c: &Ctx, cfg: &Config) -> Check {
+    fn opt(p: &Option<std::path::PathBuf>) -> Option<&Path> {
+        p.as_deref()
+    }
+    let mut keys: Vec<(String, Option<&Path>)> = vec![
+        ("state_path".into(), Some(cfg.state_path.as_path())),
+        ("state_password_file".into(), opt(&cfg.state_password_file)),
+        ("state_ca_file".into(), opt(&cfg.state_ca_file)),
+    ];
+    if let Some(api) = &cfg.api {
+        keys.push(("api.token_file".into(), opt(&api.token_file)));
+        keys.push(("api.seal_key_file".into(), opt(&api.seal_key_file)));
+    }
+    for (i, integ) in cfg.integrations.iter().enumerate() {
+        let k = format!("integrations[{i}]");
+        keys.push((
+            format!("{k}.private_key_file"),
+            opt(&integ.private_key_file),
+        ));
+        keys.push((format!("{k}.http.ca_file"), opt(&integ.http.ca_file)));
+    }
+    for (i, sink) in cfg.sinks.iter().enumerate() {
+        let k = format!("sinks[{i}]");
+        match sink {
+            SinkConfig::Stdout(_) => {}
+            SinkConfig::File(f) => keys.push((format!("{k}.path"), Some(f.path.as_path()))),
+            SinkConfig::Http(h) => {
+                keys.push((format!("{k}.token_file"), opt(&h.token_file)));
+                keys.push((format!("{k}.ca_file"), opt(&h.ca_file)));
+                keys.push((format!("{k}.dead_letter_path"), opt(&h.dead_letter_path)));
+            }
+        }
+    }
+    for (key, path) in keys {
+        if let Some(why) = path.and_then(crate::support::credentials::not_a_path) {
+            c.fail(key, why)?;
+        }
     }
     Ok(())
 }

@@ -8,8 +8,40 @@ pub const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
 
 /// `path` with `${CREDENTIALS_DIRECTORY}` (or `$CREDENTIALS_DIRECTORY`) replaced by that
 /// variable's value; an error that says what to do when the path uses it and it is unset.
+/// A "path" that is really key or certificate text pasted in its place is refused without
+/// being echoed (see [`not_a_path`]).
 pub fn expand(path: &Path) -> Result<PathBuf, String> {
+    if let Some(why) = not_a_path(path) {
+        return Err(why);
+    }
     expand_with(path, std::env::var_os(CREDENTIALS_DIRECTORY))
+}
+
+/// Why `path` cannot be a file's path, when it looks like the file's content pasted in its
+/// place: PEM boundaries (`-----BEGIN …`), line breaks, or a component longer than any file
+/// name can be (255 bytes). The message never repeats the value: it may be a private key.
+pub fn not_a_path(path: &Path) -> Option<String> {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let pem = memchr::memmem::find(bytes, b"-----BEGIN").is_some()
+        || memchr::memmem::find(bytes, b"-----END").is_some();
+    let broken = bytes.iter().any(|&b| b == b'\n' || b == b'\r');
+    let too_long = bytes.split(|&b| b == b'/').any(|c| c.len() > 255);
+    if !(pem || broken || too_long) {
+        return None;
+    }
+    Some(
+        if pem {
+            "holds PEM text (a key or certificate pasted where its file's path belongs), not a path; \
+             the value is not shown: put the text in a file (mode 0600) and give that file's path \
+             (for an integration's key, private_key takes the PEM text itself)"
+        } else if broken {
+            "is not a path: it contains a line break (pasted file content?); the value is not shown"
+        } else {
+            "is not a path: one of its components is longer than a file name can be (pasted file \
+             content?); the value is not shown"
+        }
+        .to_string(),
+    )
 }
 
 fn expand_with(path: &Path, dir: Option<std::ffi::OsString>) -> Result<PathBuf, String> {
@@ -78,5 +110,22 @@ mod tests {
         assert_eq!(expand_with(plain, None).unwrap(), plain);
         let e = expand_with(Path::new("${CREDENTIALS_DIRECTORY}/a"), None).unwrap_err();
         assert!(e.contains("LoadCredential"), "{e}");
+    }
+
+    #[test]
+    fn pasted_content_is_refused_without_being_echoed() {
+        let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAsecretbits\n-----END RSA PRIVATE KEY-----";
+        for pasted in [
+            pem.to_string(),
+            pem.replace('\n', " "),
+            "MIIEowIBAAKCAQEAsecretbits\nmore".to_string(),
+            format!("/etc/{}", "A".repeat(300)),
+        ] {
+            let e = expand(Path::new(&pasted)).unwrap_err();
+            assert!(!e.contains("secretbits") && !e.contains("AAAA"), "{e}");
+            assert!(read(Path::new(&pasted)).is_err());
+        }
+        assert!(not_a_path(Path::new("/etc/docusign-collector/acme.pem")).is_none());
+        assert!(not_a_path(Path::new("${CREDENTIALS_DIRECTORY}/acme.pem")).is_none());
     }
 }

@@ -78,8 +78,7 @@ pub fn build_client(
         b = b.danger_accept_invalid_certs(true);
     }
     if let Some(path) = ca_file {
-        let pem = std::fs::read(path)
-            .map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
+        let pem = super::credentials::read(path).map_err(|e| format!("ca_file: {e}"))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
             format!(
                 "ca_file {} is not a PEM certificate bundle: {e}",
@@ -127,8 +126,7 @@ fn settings_key(
     use sha2::{Digest, Sha256};
     let ca_digest = match ca_file {
         Some(path) => {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
+            let pem = super::credentials::read(path).map_err(|e| format!("ca_file: {e}"))?;
             format!("{:x}", Sha256::digest(&pem))
         }
         None => String::new(),

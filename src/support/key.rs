@@ -212,7 +212,19 @@ fn split_pem(text: &str) -> Result<(String, String), KeyError> {
     };
     let begin = repaired.find("-----BEGIN ").ok_or_else(not_pem)?;
     let after_begin = &repaired[begin + "-----BEGIN ".len()..];
-    let label_end = after_begin.find("-----").ok_or_else(not_pem)?;
+    // The label ends at the next "-----" on the same line, and is a few capital words. Anything
+    // else is a damaged BEGIN line: it is refused as such, and nothing after "BEGIN" — which
+    // may be the key itself — goes into the message.
+    let label_end = after_begin
+        .find("-----")
+        .filter(|&end| is_pem_label(&after_begin[..end]))
+        .ok_or_else(|| {
+            KeyError::Invalid(
+                "the PEM BEGIN line is damaged: its label must be capital words such as \
+                 RSA PRIVATE KEY, closed by five dashes on the same line; the text is not shown"
+                    .into(),
+            )
+        })?;
     let label = after_begin[..label_end].trim().to_string();
     let rest = &after_begin[label_end + 5..];
     let end_marker = format!("-----END {label}-----");
@@ -222,6 +234,17 @@ fn split_pem(text: &str) -> Result<(String, String), KeyError> {
         ))
     })?;
     Ok((label, rest[..end].to_string()))
+}
+
+/// A PEM label as RFC 7468 writes them: a few words of capitals and digits (`RSA PRIVATE KEY`,
+/// `PRIVATE KEY`, `EC PRIVATE KEY`, `CERTIFICATE`), on one line, at most 40 characters.
+fn is_pem_label(label: &str) -> bool {
+    let label = label.trim();
+    !label.is_empty()
+        && label.len() <= 40
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ' || b == b'#')
 }
 
 fn canonical_pem(label: &str, b64: &str) -> String {
@@ -428,6 +451,42 @@ user_id = "uid"
             e.to_string().contains("ec.pem") && e.to_string().contains("is not an RSA key"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_damaged_begin_or_end_line_never_brings_the_key_into_the_message() {
+        let pem = fixture("rsa_pkcs1.pem");
+        let body: Vec<&str> = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        for damaged in [
+            pem.replacen(
+                "-----BEGIN RSA PRIVATE KEY-----",
+                "-----BEGIN RSA PRIVATE KEY----",
+                1,
+            ),
+            pem.replacen(
+                "-----BEGIN RSA PRIVATE KEY-----",
+                "-----BEGIN RSA PRIVATE KEY",
+                1,
+            ),
+            pem.replacen(
+                "-----BEGIN RSA PRIVATE KEY-----",
+                "-----BEGIN rsa private key-----",
+                1,
+            ),
+            pem.replacen(
+                "-----END RSA PRIVATE KEY-----",
+                "-----END RSA PRIVATE KEY",
+                1,
+            ),
+            pem.replacen("-----END RSA PRIVATE KEY-----", "", 1),
+            pem.replace('\n', " ").replacen("KEY-----", "KEY----", 1),
+        ] {
+            let m = invalid_message(parse_pem(&damaged));
+            for line in &body {
+                assert!(!m.contains(line), "{m}");
+                assert!(!m.contains(&line[..16]), "{m}");
+            }
+        }
     }
 
     #[test]
