@@ -2,6 +2,7 @@
 //! as a child process, a temporary directory for its configuration, key, state and output.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod pg;
 pub mod receiver;
 
