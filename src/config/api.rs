@@ -77,4 +77,45 @@ mod tests {
             Some("https://api-d.docusign.net")
         );
     }
+
+    #[test]
+    fn the_api_lists_are_validated_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("seal");
+        std::fs::write(&key, "ab".repeat(32)).unwrap();
+        let bad_key = dir.path().join("bad");
+        std::fs::write(&bad_key, "short").unwrap();
+        let load = |api: &str| {
+            crate::config::from_toml_str(
+                &format!("[api]\nlisten = \"127.0.0.1:9464\"\n{api}"),
+                "t.toml",
+            )
+        };
+        let ok = load(&format!(
+            "seal_key_file = \"{}\"\nprevious_seal_key_files = [\"{}\"]\nallowed_endpoints = [\"https://gw.example:8443\"]\n",
+            key.display(),
+            key.display()
+        ))
+        .unwrap();
+        let api = ok.api.unwrap();
+        assert_eq!(api.allowed_endpoints, ["https://gw.example:8443"]);
+        assert_eq!(api.previous_seal_key_files.len(), 1);
+        let e = load("allowed_endpoints = [\"https://gw.example\", \"https://gw.example/x\"]\n")
+            .unwrap_err();
+        assert_eq!(e.key, "api.allowed_endpoints[1]", "{e}");
+        let e = load(&format!(
+            "previous_seal_key_files = [\"{}\"]\n",
+            key.display()
+        ))
+        .unwrap_err();
+        assert_eq!(e.key, "api.previous_seal_key_files", "{e}");
+        let e = load(&format!(
+            "seal_key_file = \"{}\"\nprevious_seal_key_files = [\"{}\"]\n",
+            key.display(),
+            bad_key.display()
+        ))
+        .unwrap_err();
+        assert_eq!(e.key, "api.previous_seal_key_files[0]", "{e}");
+        assert!(e.message.contains("openssl rand"), "{e}");
+    }
 }
