@@ -218,14 +218,15 @@ pub(super) async fn create(State(ctx): State<Ctx>, body: Bytes) -> Answer {
 fn api_managed(i: &Integration) -> Result<(), Fail> {
     match i.origin {
         Origin::Api { .. } => Ok(()),
-        Origin::File => Err(error(
-            StatusCode::CONFLICT,
-            format!(
-                "integration {:?} is defined in the configuration file: change it there",
-                i.name()
-            ),
-        )),
+        Origin::File => Err(defined_in_file(i.name())),
     }
+}
+
+fn defined_in_file(name: &str) -> Fail {
+    error(
+        StatusCode::CONFLICT,
+        format!("integration {name:?} is defined in the configuration file: change it there"),
+    )
 }
 
 pub(super) async fn update(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) -> Answer {
@@ -262,28 +263,22 @@ pub(super) async fn remove(State(ctx): State<Ctx>, Path(id): Path<String>) -> An
     let name = resolve(&ctx, &id)?;
     let registry = ctx.collector.registry();
     let served = registry.integration(&name);
+    let served_from_api = served
+        .as_ref()
+        .is_some_and(|i| matches!(i.origin, Origin::Api { .. }));
     let left_out = registry.left_out().iter().any(|l| l.name == name);
-    match &served {
-        Some(i) if matches!(i.origin, Origin::Api { .. }) => {}
-        _ if left_out => {}
-        Some(i) => {
-            return Err(api_managed(i)
-                .err()
-                .unwrap_or_else(|| error(StatusCode::CONFLICT, "not managed here")))
-        }
-        None => {
-            return Err(error(
-                StatusCode::NOT_FOUND,
-                format!("no integration {id:?}"),
-            ))
-        }
+    if !served_from_api && !left_out {
+        return Err(match served {
+            Some(_) => defined_in_file(&name),
+            None => error(StatusCode::NOT_FOUND, format!("no integration {id:?}")),
+        });
     }
     ctx.collector
         .state
         .delete_managed_integration(&name)
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     registry.forget_left_out(&name);
-    if served.is_some_and(|i| matches!(i.origin, Origin::Api { .. })) {
+    if served_from_api {
         registry.remove(&name);
         let _ = ctx.control.send(Control::Stop(name.clone())).await;
     }
