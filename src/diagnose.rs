@@ -142,6 +142,10 @@ pub fn print_state(
         if let Some(lease) = state.lease_view(&i.name)? {
             entry["lease"] = lease;
         }
+        // The API's stable integer id (assigned when the daemon first saw the name).
+        if let Ok(Some(id)) = state.known_integration_id(&i.name) {
+            entry["id"] = id.into();
+        }
         out.push(entry);
     }
     if json {

@@ -40,6 +40,9 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Check {
                 c.fail("api.seal_key_file", e.to_string())?;
             }
         }
+        if let Err((key, message)) = super::api::check(api) {
+            c.fail(key, message)?;
+        }
     }
     let mut names = HashSet::new();
     for (i, integ) in cfg.integrations.iter().enumerate() {
