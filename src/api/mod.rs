@@ -110,7 +110,10 @@ struct Fail(StatusCode, String);
 
 impl IntoResponse for Fail {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({"error": self.1}))).into_response()
+        // A request's value can come back in a message (serde quoting a mistyped field): a key
+        // pasted there is redacted, as in every configuration error.
+        let message = crate::support::secret::redact_key_material(&self.1).into_owned();
+        (self.0, Json(json!({"error": message}))).into_response()
     }
 }
 
