@@ -7,6 +7,7 @@ use crate::config::HttpConfig;
 use crate::docusign::auth::{AuthError, Authenticator};
 use crate::support::backoff::Backoff;
 use crate::support::http_client::{describe_reqwest_error, shared_client};
+use crate::support::untrusted::{cut, cut_bytes, describe_location, MESSAGE_CHARS, SHORT_CHARS};
 use crate::telemetry::events::{ApiResponse, ApiRetry};
 use bytes::Bytes;
 use std::fmt;
@@ -40,6 +41,17 @@ pub enum ApiError {
         integration: String,
         api: Api,
         message: String,
+    },
+    /// A 3xx answer: redirects are never followed (the token would go where the answer says),
+    /// so this is permanent, not retried, and nothing of the answer's body is used. `location`
+    /// is `scheme://host[:port]/path`, without its query.
+    #[error("integration {integration}: {api} API answered HTTP {status}, a redirect to {location}: redirects are not followed (the token goes only to the configured endpoint); set the endpoint to the address that answers{}", trace.as_deref().map(|t| format!(" (X-DocuSign-TraceToken {t})")).unwrap_or_default())]
+    Redirected {
+        integration: String,
+        api: Api,
+        status: u16,
+        location: String,
+        trace: Option<String>,
     },
     /// A URL that cannot be requested (say a `base_uri` that is not a URL): permanent, not retried.
     #[error("integration {integration}: {api} API: cannot request {what}: {message}")]
@@ -262,6 +274,16 @@ impl ApiClient {
         let headers = resp.headers().clone();
         self.limiter.observe(api, status, &headers);
         let trace = header_str(&headers, "x-docusign-tracetoken");
+        if (300..400).contains(&status) {
+            // Not followed, and its body is never read: the connection goes with the answer.
+            return Ok(Attempt::Fail(ApiError::Redirected {
+                integration: self.integration.to_string(),
+                api,
+                status,
+                location: describe_location(&headers, url),
+                trace,
+            }));
+        }
         let body = match read_capped(resp, MAX_ANSWER_BYTES).await {
             Ok(b) => b,
             Err(Read::TooLarge) => {
@@ -289,9 +311,11 @@ impl ApiClient {
             return Ok(match parse(&body) {
                 Ok(v) => Attempt::Done(Some(v)),
                 Err(e) => {
+                    // A JSON error may quote the body ("invalid type: string \"…\""): cut.
                     let message = format!(
-                        "answer (HTTP {status}, {} bytes) is malformed: {e}{}",
+                        "answer (HTTP {status}, {} bytes) is malformed: {}{}",
                         body.len(),
+                        cut(&e.message, MESSAGE_CHARS),
                         trace
                             .as_deref()
                             .map(|t| format!(" (X-DocuSign-TraceToken {t})"))
@@ -343,13 +367,13 @@ impl ApiClient {
 /// the process's memory.
 pub const MAX_ANSWER_BYTES: usize = 32 << 20;
 
-enum Read {
+pub(crate) enum Read {
     TooLarge,
     Failed(reqwest::Error),
 }
 
 /// The body, read chunk by chunk and abandoned as soon as it passes `cap` bytes.
-async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<Bytes, Read> {
+pub(crate) async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<Bytes, Read> {
     if resp.content_length().is_some_and(|n| n > cap as u64) {
         return Err(Read::TooLarge);
     }
@@ -365,14 +389,25 @@ async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<Bytes, R
     Ok(body.freeze())
 }
 
+/// A header's value, cut for a message (a trace token is a few dozen characters).
 fn header_str(h: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
     h.get(name)
         .and_then(|v| v.to_str().ok())
-        .map(|s| s.to_string())
+        .map(|s| cut(s, SHORT_CHARS))
 }
 
-/// Docusign's `errorCode`/`message` (or OAuth's `error`/`error_description`) from an error body.
-fn error_fields(body: &[u8]) -> (Option<String>, Option<String>) {
+/// Docusign's `errorCode`/`message` (or OAuth's `error`/`error_description`) from an error body,
+/// cut for messages (they reach logs, run history and `/readyz`): the code to [`SHORT_CHARS`],
+/// the message — or the start of a body that is not JSON — to [`MESSAGE_CHARS`].
+pub(crate) fn error_fields(body: &[u8]) -> (Option<String>, Option<String>) {
+    let (code, message) = raw_error_fields(body);
+    (
+        code.map(|c| cut(&c, SHORT_CHARS)),
+        message.map(|m| cut(&m, MESSAGE_CHARS)),
+    )
+}
+
+fn raw_error_fields(body: &[u8]) -> (Option<String>, Option<String>) {
     #[derive(serde::Deserialize)]
     struct E {
         #[serde(rename = "errorCode", alias = "error")]
@@ -383,14 +418,7 @@ fn error_fields(body: &[u8]) -> (Option<String>, Option<String>) {
     match serde_json::from_slice::<E>(body) {
         Ok(e) => (e.code, e.message),
         Err(_) if body.is_empty() => (None, None),
-        Err(_) => (
-            None,
-            Some(
-                String::from_utf8_lossy(&body[..body.len().min(200)])
-                    .trim()
-                    .to_string(),
-            ),
-        ),
+        Err(_) => (None, Some(cut_bytes(body, MESSAGE_CHARS))),
     }
 }
 
@@ -422,6 +450,23 @@ mod tests {
         let (c, m) = error_fields(b"<html>Bad Gateway</html>");
         assert!(c.is_none());
         assert!(m.unwrap().contains("Bad Gateway"));
+    }
+
+    #[test]
+    fn error_fields_are_cut_to_a_message() {
+        let body = format!(
+            r#"{{"errorCode":"{}","message":"line one\nline two {}"}}"#,
+            "C".repeat(5000),
+            "m".repeat(1 << 20)
+        );
+        let (c, m) = error_fields(body.as_bytes());
+        let (c, m) = (c.unwrap(), m.unwrap());
+        assert_eq!(c.chars().count(), SHORT_CHARS + 1);
+        assert!(m.starts_with("line one line two mmm"), "{m:.40}");
+        assert!(m.ends_with('…') && m.chars().count() == MESSAGE_CHARS + 1);
+        let html = format!("<html>\r\n{}</html>", "x".repeat(1 << 20));
+        let (_, m) = error_fields(html.as_bytes());
+        assert!(m.unwrap().chars().count() <= MESSAGE_CHARS + 1);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::state::{CachedToken, State, StateError};
 use crate::support::clock::now_unix;
 use crate::support::key::PrivateKey;
 use crate::support::secret::Secret;
+use crate::support::untrusted::{cut, cut_bytes, describe_location, MESSAGE_CHARS, SHORT_CHARS};
 use crate::telemetry::events::TokenGrant;
 use std::time::Duration;
 
@@ -22,6 +23,12 @@ const ASSERTION_LIFETIME: i64 = 3600;
 /// `iat` is set this far in the past so a host clock slightly ahead of Docusign's is tolerated.
 const CLOCK_SKEW: i64 = 60;
 const MAX_RENEW_MARGIN: i64 = 600;
+/// The most a token answer may hold: `{"access_token", "token_type", "expires_in", "scope"}` is
+/// well under 4 KiB (Docusign's access tokens are about 1.5 KiB).
+pub const MAX_TOKEN_ANSWER: usize = 16 << 10;
+/// The most a userinfo answer may hold: a few hundred bytes per account, so room for some 800
+/// accounts; a bigger answer is refused rather than read whole.
+pub const MAX_USERINFO_ANSWER: usize = 256 << 10;
 
 /// Gets and caches access tokens for one integration.
 pub struct Authenticator {
@@ -185,6 +192,45 @@ impl Authenticator {
         }
     }
 
+    /// A 3xx to the `what` request for `url`: an error; the answer is dropped unread.
+    fn redirected(
+        &self,
+        what: &'static str,
+        status: u16,
+        resp: &reqwest::Response,
+        url: &str,
+    ) -> AuthError {
+        AuthError::Redirected {
+            integration: self.integration.clone(),
+            oauth: self.endpoints.oauth.clone(),
+            what,
+            status,
+            location: describe_location(resp.headers(), url),
+        }
+    }
+
+    /// An answer's body, at most `cap` bytes (a larger one is an error, not read whole).
+    async fn read_body(
+        &self,
+        resp: reqwest::Response,
+        cap: usize,
+        url: &str,
+    ) -> Result<bytes::Bytes, AuthError> {
+        use crate::docusign::client::{read_capped, Read};
+        let status = resp.status().as_u16();
+        read_capped(resp, cap).await.map_err(|e| match e {
+            Read::TooLarge => AuthError::Malformed {
+                integration: self.integration.clone(),
+                url: url.to_string(),
+                message: format!(
+                    "the answer (HTTP {status}) is larger than {} KiB, the most it may hold",
+                    cap >> 10
+                ),
+            },
+            Read::Failed(e) => self.transport_error(&e),
+        })
+    }
+
     fn state_err(&self, source: StateError) -> AuthError {
         AuthError::State {
             integration: self.integration.clone(),
@@ -229,7 +275,16 @@ impl Authenticator {
             .await
             .map_err(transport)?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(transport)?;
+        if status.is_redirection() {
+            // Not followed: a 307/308 would re-post the signed assertion wherever it points.
+            TokenGrant {
+                integration: &self.integration,
+                success: false,
+            }
+            .emit();
+            return Err(self.redirected("token request", status.as_u16(), &resp, &url));
+        }
+        let body = self.read_body(resp, MAX_TOKEN_ANSWER, &url).await?;
         TokenGrant {
             integration: &self.integration,
             success: status.is_success(),
@@ -242,7 +297,10 @@ impl Authenticator {
             serde_json::from_slice(&body).map_err(|e| AuthError::Malformed {
                 integration: self.integration.clone(),
                 url: url.clone(),
-                message: format!("token response is not the expected JSON: {e}"),
+                message: format!(
+                    "token response is not the expected JSON: {}",
+                    cut(&e.to_string(), MESSAGE_CHARS)
+                ),
             })?;
         let access_token = parsed
             .access_token
@@ -290,16 +348,17 @@ impl Authenticator {
                 integration,
                 integration_key,
             },
+            // What the server said, cut: it reaches logs, run history and `/readyz`.
             _ => AuthError::Refused {
                 integration,
                 oauth: self.endpoints.oauth.clone(),
                 status,
                 error: if error.is_empty() {
-                    String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned()
+                    cut_bytes(body, MESSAGE_CHARS)
                 } else {
-                    error
+                    cut(&error, SHORT_CHARS)
                 },
-                description,
+                description: description.map(|d| cut(&d, MESSAGE_CHARS)),
             },
         }
     }
@@ -318,7 +377,10 @@ impl Authenticator {
             .await
             .map_err(transport)?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(transport)?;
+        if status.is_redirection() {
+            return Err(self.redirected("userinfo request", status.as_u16(), &resp, &url));
+        }
+        let body = self.read_body(resp, MAX_USERINFO_ANSWER, &url).await?;
         if !status.is_success() {
             if status.as_u16() == 401 {
                 self.invalidate(&token).await?;
@@ -328,15 +390,13 @@ impl Authenticator {
                 oauth: self.endpoints.oauth.clone(),
                 status: status.as_u16(),
                 error: "userinfo failed".into(),
-                description: Some(
-                    String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
-                ),
+                description: Some(cut_bytes(&body, MESSAGE_CHARS)),
             });
         }
         serde_json::from_slice(&body).map_err(|e| AuthError::Malformed {
             integration: self.integration.clone(),
             url,
-            message: e.to_string(),
+            message: cut(&e.to_string(), MESSAGE_CHARS),
         })
     }
 }
