@@ -338,3 +338,94 @@ async fn a_huge_or_garbled_token_answer_is_bounded() {
     assert!(err.contains("larger than 16 KiB"), "{err:.2000}");
     assert_lines_bounded("stderr after a huge token answer", &err);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_from_answers_and_configuration_stay_inside_their_path_segment() {
+    // An Admin origin that also serves eSignature (userinfo's base_uri names it: a configured
+    // origin), handing back users whose ids would climb out of the path.
+    let (admin, admin_url) = Hostile::start(|seen: &Seen| {
+        if seen.uri.starts_with("/management/") {
+            let users = serde_json::json!({
+                "users": [{"id": "u/../../x?y#z", "user_name": "climber"}, {"id": "..", "user_name": "dots"}],
+                "paging": {"result_set_end_position": 1, "total_set_size": 2}
+            });
+            json(200, users.to_string())
+        } else {
+            json(404, r#"{"errorCode":"USER_DOES_NOT_EXIST_IN_SYSTEM"}"#.into())
+        }
+    })
+    .await;
+    let env = audit_env(users(0), "").await;
+    env.sim.set_base_uri(Some(&admin_url));
+    let admin_endpoint = format!("{admin_url}/management");
+    let out = env
+        .run(
+            &["once"],
+            &[(
+                "DOCUSIGN_COLLECTOR__INTEGRATIONS__ACME__ENDPOINTS__ADMIN",
+                &admin_endpoint,
+            )],
+        )
+        .await;
+    assert_success(&out);
+    let names: Vec<String> = env.events().iter().map(|e| e.to_string()).collect();
+    assert_eq!(names.len(), 2, "both users are emitted: {names:?}");
+    let esign: Vec<String> = admin
+        .seen()
+        .into_iter()
+        .map(|s| s.uri)
+        .filter(|u| u.starts_with("/restapi"))
+        .collect();
+    assert_eq!(
+        esign,
+        vec![format!(
+            "/restapi/v2.1/accounts/{}/users/u%2F..%2F..%2Fx%3Fy%23z?additional_info=true",
+            env.sim_config.account_id
+        )],
+        "one lookup, its id in one segment; '..' is not looked up"
+    );
+    assert!(stderr(&out).contains("bad_id"), "{}", stderr(&out));
+
+    // The organization id from configuration, in the Monitor v1 path.
+    let (monitor, monitor_url) =
+        Hostile::start(|_: &Seen| json(400, r#"{"errorCode":"NO"}"#.into())).await;
+    let mut env = fast_env(sim_config(0)).await;
+    env.customer_events.push_str("api = \"v1\"\n");
+    let out = env
+        .run(
+            &["once"],
+            &[
+                (MONITOR, &monitor_url),
+                (
+                    "DOCUSIGN_COLLECTOR__INTEGRATIONS__ACME__ORGANIZATION_ID",
+                    "org/../x?y",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(1));
+    let asked = monitor.seen();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(
+        asked[0]
+            .uri
+            .starts_with("/v1/organizations/org%2F..%2Fx%3Fy/stream?cursor="),
+        "{}",
+        asked[0].uri
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dot_segment_id_in_the_configuration_is_refused() {
+    let env = Env::start(sim_config(0)).await;
+    for (key, value) in [("ACCOUNT_ID", ".."), ("ORGANIZATION_ID", ".")] {
+        let var = format!("DOCUSIGN_COLLECTOR__INTEGRATIONS__ACME__{key}");
+        let out = env.run(&["check-config"], &[(&var, value)]).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(78), "{err}");
+        assert!(
+            err.contains(&key.to_lowercase()) && err.contains("is not an id"),
+            "{err}"
+        );
+    }
+}
