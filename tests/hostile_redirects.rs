@@ -429,3 +429,37 @@ async fn a_dot_segment_id_in_the_configuration_is_refused() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn userinfo_that_redirects_or_is_huge_is_refused() {
+    let (other, other_url) = Hostile::start(|_: &Seen| json(200, "{}".into())).await;
+    let target = format!("{other_url}/oauth/userinfo");
+    let huge = format!(r#"{{"accounts":[],"pad":"{}"}}"#, "p".repeat(300 << 10));
+    for (userinfo, expected) in [
+        (
+            redirect(302, &target),
+            format!("userinfo request with HTTP 302, a redirect to {target}"),
+        ),
+        (json(200, huge), "larger than 256 KiB".to_string()),
+    ] {
+        // An OAuth server that grants, then answers userinfo with `userinfo`.
+        let (head, body) = userinfo.into_parts();
+        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        let (_oauth, oauth_url) = Hostile::start(move |seen: &Seen| {
+            if seen.uri.starts_with("/oauth/token") {
+                json(200, r#"{"access_token":"tok-1","expires_in":3600}"#.into())
+            } else {
+                Response::from_parts(head.clone(), Body::from(body.clone()))
+            }
+        })
+        .await;
+        let env = audit_env(users(3), "").await;
+        let out = env.run(&["once"], &[(OAUTH, &oauth_url)]).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(&expected), "stderr lacks {expected:?}:\n{err}");
+        assert_lines_bounded("stderr", &err);
+        assert!(env.events().is_empty());
+    }
+    assert!(other.seen().is_empty(), "{:?}", other.seen());
+}
