@@ -278,6 +278,7 @@ fn integration(c: &Ctx, k: &str, i: &IntegrationConfig) -> Check {
             "is required when customer_events.api = \"v1\": the Docusign Admin organization GUID",
         )?;
     }
+    path_ids(c, k, i)?;
     http_url(c, &format!("{k}.redirect_url"), &i.redirect_url)?;
     for (name, v) in [
         ("oauth", &i.endpoints.oauth),
@@ -371,6 +372,23 @@ fn at_least_1s(c: &Ctx, key: &str, d: HumanDuration) -> Check {
                 humantime::format_duration(d.0)
             ),
         );
+    }
+    Ok(())
+}
+
+/// `account_id` and `organization_id` go into URL paths (percent-encoded, one segment each): `.`
+/// and `..`, which URL parsing would resolve to another path, are refused.
+fn path_ids(c: &Ctx, k: &str, i: &IntegrationConfig) -> Check {
+    for (name, v) in [
+        ("account_id", &i.account_id),
+        ("organization_id", &i.organization_id),
+    ] {
+        if matches!(v.as_deref().map(str::trim), Some("." | "..")) {
+            c.fail(
+                format!("{k}.{name}"),
+                "is not an id (it would be a '.' or '..' path segment): write the GUID from Docusign",
+            )?;
+        }
     }
     Ok(())
 }

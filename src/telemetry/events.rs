@@ -150,7 +150,8 @@ pub struct EnrichmentSkipped<'a> {
     pub integration: &'a str,
     pub user_id: &'a str,
     /// `unknown_user` (eSignature has no such user), `failed` (the lookup failed after its
-    /// retries) or `no_id` (the Admin user has no id to look up).
+    /// retries), `no_id` (the Admin user has no id to look up) or `bad_id` (its id cannot be a
+    /// URL path segment: `.` or `..`).
     pub reason: &'static str,
     /// What eSignature answered, for the log.
     pub why: &'a str,

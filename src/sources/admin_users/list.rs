@@ -153,9 +153,14 @@ fn next_uri_start(next: &str, account_url: &str) -> Option<u64> {
 }
 
 impl AdminUsersSource {
-    /// `{base_uri}/restapi/v2.1/accounts/{account}`.
+    /// `{base_uri}/restapi/v2.1/accounts/{account}`, the account id percent-encoded.
     fn account_url(&self, base_uri: &str) -> String {
-        format!("{base_uri}/restapi/v2.1/accounts/{}", self.account_id)
+        let segments = ["restapi", "v2.1", "accounts", &self.account_id];
+        match crate::support::untrusted::path_url(base_uri, &segments) {
+            Ok(u) => u.to_string(),
+            // Not a URL (the client refuses it by name): `base_uri` was checked before use.
+            Err(_) => format!("{base_uri}/{}", segments.join("/")),
+        }
     }
 
     /// Read the account's users through Users:list into a new [`Scratch`] (users with a
