@@ -65,7 +65,11 @@ pub fn build_client(
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(15)))
         .user_agent(concat!("docusign-collector/", env!("CARGO_PKG_VERSION")))
-        .pool_idle_timeout(Duration::from_secs(60));
+        .pool_idle_timeout(Duration::from_secs(60))
+        // Never follow a redirect: reqwest would re-send the request's headers (a credential)
+        // to the next hop, and turn a POST into a GET whose 200 looks like an acceptance. A 3xx
+        // comes back to the caller as an answer.
+        .redirect(reqwest::redirect::Policy::none());
     match proxy {
         Proxy::System => {}
         Proxy::None => b = b.no_proxy(),
