@@ -82,7 +82,9 @@ pub struct HttpSinkConfig {
     /// Splunk HEC `host` field (default: this machine's host name).
     #[serde(default)]
     pub host: Option<String>,
-    /// Where a batch the receiver rejects (4xx other than 408/429) is written.
+    /// Where records the receiver refuses for what they are (400, 422 and other data-shaped
+    /// 4xx, or one record too large alone for a 413) are appended as JSONL; never records refused
+    /// because the configuration is wrong (401, 403, 404, …: those fail the delivery).
     #[serde(default)]
     pub dead_letter_path: Option<PathBuf>,
     /// First backoff after a failed post (full jitter, doubling each time; retried until accepted).

@@ -61,6 +61,15 @@ pub fn excerpt(body: &[u8], cut: bool, secret: Option<&str>) -> String {
     let mut text = String::from_utf8_lossy(body).into_owned();
     if let Some(s) = secret.filter(|s| !s.is_empty()) {
         text = text.replace(s, "[redacted]");
+        // A body cut inside the secret ends with its start: that part goes too.
+        if cut {
+            if let Some(k) = (1..s.len())
+                .rev()
+                .find(|&k| s.is_char_boundary(k) && text.ends_with(&s[..k]))
+            {
+                text.truncate(text.len() - k);
+            }
+        }
     }
     let mut out = String::new();
     let mut chars = 0;
@@ -256,6 +265,12 @@ mod tests {
         assert_eq!(
             excerpt(&[0xff, 0xfe, b'a'], false, None),
             "\u{fffd}\u{fffd}a"
+        );
+        // Cut inside the token, after enough white space to bring it into the excerpt.
+        let body = format!("{}Splunk s3cr3t", " ".repeat(ERROR_BODY_MAX));
+        assert_eq!(
+            excerpt(body.as_bytes(), true, Some("s3cr3t-t0k")),
+            "Splunk…"
         );
     }
 
