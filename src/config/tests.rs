@@ -701,6 +701,17 @@ fn sink_identities_are_unique() {
         "also sinks[0]'s path",
     );
     ok(&with(&format!("{}{}", dl("h1"), dl("h2"))));
+    let long = "n".repeat(201);
+    assert_err(
+        &with(&http(&format!("name = \"{long}\"\n"))),
+        "sinks[0].name",
+        "200 characters",
+    );
+    assert_err(
+        &with(&http("name = \"a\\tb\"\n")),
+        "sinks[0].name",
+        "control",
+    );
 }
 
 #[test]

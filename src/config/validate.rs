@@ -58,8 +58,17 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Check {
             SinkConfig::File(s) => s.name.as_deref(),
             SinkConfig::Http(s) => s.name.as_deref(),
         };
-        if name.is_some_and(|n| n.trim().is_empty()) {
-            c.fail(format!("{k}.name"), "must not be empty (or leave it out)")?;
+        if let Some(n) = name {
+            if n.trim().is_empty() {
+                c.fail(format!("{k}.name"), "must not be empty (or leave it out)")?;
+            }
+            // It goes into every log line, error and metrics label of the sink.
+            if n.chars().count() > 200 || n.chars().any(char::is_control) {
+                c.fail(
+                    format!("{k}.name"),
+                    "must be at most 200 characters, without control characters",
+                )?;
+            }
         }
         sink_rules(&c, &k, sink)?;
     }

@@ -239,9 +239,12 @@ impl HttpSink {
                 Meaning::TooLarge => return Ok(Posted::TooLarge(a.problem)),
                 Meaning::Data => return Ok(Posted::Rejected(a.problem)),
                 Meaning::Outage => {
-                    let delay = a
-                        .retry_after
-                        .unwrap_or_else(|| self.backoff.delay(attempt))
+                    // Retry-After is the least wait the receiver asks for: never shorter (a
+                    // `Retry-After: 0` must not make a busy loop), never past the clamp.
+                    let delay = self
+                        .backoff
+                        .delay(attempt)
+                        .max(a.retry_after.unwrap_or_default())
                         .min(answer::RETRY_AFTER_MAX);
                     SinkRetry {
                         sink: &self.name,
