@@ -174,24 +174,29 @@ async fn a_sink_that_redirects_to_a_login_page_gets_every_event_once_it_accepts(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_64_kib_body_limit_splits_the_batches_and_dead_letters_nothing() {
-    let recv = Hostile::default();
-    recv.lock().limit = Some(64 * 1024);
-    let url = recv.start().await;
-    let mut env = env(6_000).await;
-    env.customer_events = "page_size = 2000\nstart_from = \"30d\"\n".into();
-    let dead = env.path("dead.jsonl");
-    let dl = format!("dead_letter_path = \"{}\"", dead.display());
-    env.extra = sink(&env, &url, TOKEN, &dl);
-    let out = env.run(&["once"], &[]).await;
-    assert_success(&out);
-    assert!(!dead.exists(), "nothing dead-lettered");
-    assert_exactly_once(&recv.events(None), 6_000);
-    let s = recv.lock();
-    assert!(s.accepted.iter().all(|(_, size, _)| *size <= 64 * 1024));
-    assert!(
-        s.posts > s.accepted.len(),
-        "bodies were refused, then split"
-    );
+    for format in ["ndjson", "json_array"] {
+        let recv = Hostile::default();
+        recv.lock().limit = Some(64 * 1024);
+        let url = recv.start().await;
+        let mut env = env(6_000).await;
+        env.customer_events = "page_size = 2000\nstart_from = \"30d\"\n".into();
+        let dead = env.path("dead.jsonl");
+        let dl = format!(
+            "format = \"{format}\"\ndead_letter_path = \"{}\"",
+            dead.display()
+        );
+        env.extra = sink(&env, &url, TOKEN, &dl);
+        let out = env.run(&["once"], &[]).await;
+        assert_success(&out);
+        assert!(!dead.exists(), "{format}: nothing dead-lettered");
+        assert_exactly_once(&recv.events(None), 6_000);
+        let s = recv.lock();
+        assert!(s.accepted.iter().all(|(_, size, _)| *size <= 64 * 1024));
+        assert!(
+            s.posts > s.accepted.len(),
+            "{format}: bodies were refused, then split"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -446,4 +451,28 @@ async fn under_run_a_refusing_sink_fails_readiness_until_it_accepts() {
     assert!(status.success());
     assert_exactly_once(&recv.events(None), 1_500);
     assert!(!dead.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_refuses_every_record_as_too_large_empties_nothing_into_the_dead_letter_file(
+) {
+    let recv = Hostile::default();
+    recv.lock().limit = Some(100);
+    let url = recv.start().await;
+    let mut env = env(300).await;
+    let dead = env.path("dead.jsonl");
+    let dl = format!("name = \"tiny\"\ndead_letter_path = \"{}\"", dead.display());
+    env.extra = sink(&env, &url, TOKEN, &dl);
+    let out = env.run(&["once"], &[]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let log = stderr(&out);
+    assert!(
+        log.contains("sink tiny") && log.contains("misconfigured"),
+        "{log}"
+    );
+    assert!(!dead.exists(), "nothing dead-lettered");
+    assert_eq!(saved_cursor(&env), None);
+    recv.lock().limit = None;
+    assert_success(&env.run(&["once"], &[]).await);
+    assert_exactly_once(&recv.events(None), 300);
 }

@@ -11,6 +11,9 @@ pub const ERROR_BODY_MAX: usize = 4 * 1024;
 pub const EXCERPT_CHARS: usize = 300;
 /// The longest wait a `Retry-After` may ask for; a longer one is clamped (and said so).
 pub const RETRY_AFTER_MAX: Duration = Duration::from_secs(300);
+/// A body this small refused with 413 says the receiver's limit is wrong, not the record (it is
+/// the least `batch_max_bytes` allowed): the delivery fails instead of the record being set aside.
+pub const SMALLEST_TOO_LARGE: usize = 1024;
 /// How many times a redirect or a configuration-shaped refusal is tried before the delivery fails.
 pub const REFUSAL_ATTEMPTS: u32 = 5;
 

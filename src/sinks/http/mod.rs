@@ -364,6 +364,13 @@ impl Sink for HttpSink {
                         queue.push_front((mid..range.end, None));
                         queue.push_front((range.start..mid, None));
                     }
+                    Posted::TooLarge(problem) if size < answer::SMALLEST_TOO_LARGE => {
+                        // No record is too large at this size: the receiver's limit is wrong,
+                        // and dead-lettering would empty the backlog into the file.
+                        return Err(self.io_error(format!(
+                            "the receiver refused a body of {size} bytes (one record) as too large, with {problem}; its body size limit is misconfigured; nothing was dead-lettered and the cursor stays until the receiver accepts"
+                        )));
+                    }
                     Posted::TooLarge(problem) => {
                         let id = answer::record_id(&records[0].json, range.start, total);
                         self.set_aside(
