@@ -55,7 +55,6 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Check {
             )?;
         }
     }
-    let mut sink_names = HashSet::new();
     for (i, sink) in cfg.sinks.iter().enumerate() {
         let k = format!("sinks[{i}]");
         let name = match sink {
@@ -67,15 +66,17 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Check {
             if n.trim().is_empty() {
                 c.fail(format!("{k}.name"), "must not be empty (or leave it out)")?;
             }
-            if !sink_names.insert(n) {
+            // It goes into every log line, error and metrics label of the sink.
+            if n.chars().count() > 200 || n.chars().any(char::is_control) {
                 c.fail(
                     format!("{k}.name"),
-                    format!("duplicate sink name {n:?}: sink names must be unique"),
+                    "must be at most 200 characters, without control characters",
                 )?;
             }
         }
         sink_rules(&c, &k, sink)?;
     }
+    sink_identities(&c, &cfg.sinks)?;
     Ok(())
 }
 
@@ -500,6 +501,67 @@ fn shared_state(c: &Ctx<'_>, cfg: &Config) -> Check {
                 )?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Every sink has its own effective name (it keys the sink's acceptance records, its metrics and
+/// its log lines) and its own file: two file sinks on one path, or a dead-letter file that is a
+/// file sink's, would cut and rotate each other's lines.
+fn sink_identities(c: &Ctx, sinks: &[SinkConfig]) -> Check {
+    use super::sinks::normalised_path;
+    let mut names: Vec<String> = Vec::with_capacity(sinks.len());
+    // Every file a sink writes, normalised: (path, sink index, what the sink uses it for).
+    let mut files: Vec<(std::path::PathBuf, usize, &str, u32)> = Vec::new();
+    for (i, sink) in sinks.iter().enumerate() {
+        let name = sink.effective_name();
+        if let Some(j) = names.iter().position(|n| *n == name) {
+            let given = match sink {
+                SinkConfig::Stdout(s) => s.name.is_some(),
+                SinkConfig::File(s) => s.name.is_some(),
+                SinkConfig::Http(s) => s.name.is_some(),
+            };
+            let what = if given { "name" } else { "effective name" };
+            c.fail(
+                format!("sinks[{i}].name"),
+                format!("the {what} {name:?} is also sinks[{j}]'s: give each sink its own name"),
+            )?;
+        }
+        names.push(name);
+        let (path, key, rotated) = match sink {
+            SinkConfig::File(f) => (&f.path, "path", f.max_files),
+            SinkConfig::Http(h) => match &h.dead_letter_path {
+                Some(p) => (p, "dead_letter_path", 0),
+                None => continue,
+            },
+            SinkConfig::Stdout(_) => continue,
+        };
+        let norm = normalised_path(path);
+        for (other, j, other_key, other_rotated) in &files {
+            // Two dead-letter files on one path are fine: each batch is appended whole.
+            let same = *other == norm && (key == "path" || *other_key == "path");
+            // A file sink's rotated files (`path.1` … `path.N`) are its own too.
+            let is_rotation = |a: &std::path::Path, n: u32, b: &std::path::Path| {
+                (1..=n).any(|k| {
+                    let mut r = a.as_os_str().to_owned();
+                    r.push(format!(".{k}"));
+                    std::path::Path::new(&r) == b
+                })
+            };
+            let rotation =
+                is_rotation(other, *other_rotated, &norm) || is_rotation(&norm, rotated, other);
+            if same || rotation {
+                c.fail(
+                    format!("sinks[{i}].{key}"),
+                    format!(
+                        "{} is also sinks[{j}]'s {other_key}{}: two sinks writing one file cut and rotate each other's lines; give each its own file",
+                        path.display(),
+                        if same { "" } else { " (or one of its rotated files)" },
+                    ),
+                )?;
+            }
+        }
+        files.push((norm, i, key, rotated));
     }
     Ok(())
 }

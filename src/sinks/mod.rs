@@ -40,13 +40,23 @@ pub enum SinkError {
 pub struct Sinks(Arc<[Arc<dyn Sink>]>);
 
 impl Sinks {
-    /// At least one sink.
+    /// At least one sink, each with its own name: a sink's name keys its acceptance records
+    /// (`pipeline::delivery`), so two sinks with one name would spare each other pages.
+    /// Validation refuses such a configuration first; this is the last guard.
     pub fn new(sinks: Vec<Arc<dyn Sink>>) -> Result<Sinks, SinkError> {
         if sinks.is_empty() {
             return Err(SinkError::Config {
                 sink: "sinks".into(),
                 message: "at least one sink is needed".into(),
             });
+        }
+        for (i, s) in sinks.iter().enumerate() {
+            if sinks[..i].iter().any(|o| o.name() == s.name()) {
+                return Err(SinkError::Config {
+                    sink: s.name().to_string(),
+                    message: "another sink has this name: give each sink its own name".into(),
+                });
+            }
         }
         Ok(Sinks(sinks.into()))
     }
@@ -99,24 +109,16 @@ pub fn build(configs: &[SinkConfig]) -> Result<Sinks, SinkError> {
     }
     let mut sinks: Vec<Arc<dyn Sink>> = Vec::with_capacity(configs.len());
     for c in configs {
+        let name = c.effective_name();
         match c {
-            SinkConfig::Stdout(s) => {
-                let name = s.name.clone().unwrap_or_else(|| "stdout".into());
-                sinks.push(Arc::new(StdoutSink::new(name)));
-            }
-            SinkConfig::File(f) => {
-                let name = f
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| format!("file:{}", f.path.display()));
-                sinks.push(Arc::new(FileSink::open(
-                    name,
-                    &f.path,
-                    f.max_bytes,
-                    f.max_files,
-                )?));
-            }
-            SinkConfig::Http(h) => sinks.push(Arc::new(http::HttpSink::new(h)?)),
+            SinkConfig::Stdout(_) => sinks.push(Arc::new(StdoutSink::new(name))),
+            SinkConfig::File(f) => sinks.push(Arc::new(FileSink::open(
+                name,
+                &f.path,
+                f.max_bytes,
+                f.max_files,
+            )?)),
+            SinkConfig::Http(h) => sinks.push(Arc::new(http::HttpSink::new(name, h)?)),
         }
     }
     Sinks::new(sinks)
@@ -168,6 +170,18 @@ mod tests {
             sinks.as_slice()[0].name(),
             "http:https://siem.example.com/in"
         );
+    }
+
+    #[test]
+    fn two_sinks_with_one_name_are_refused() {
+        let cfg: SinkConfig = toml::from_str("type = \"http\"\nurl = \"https://x/in\"").unwrap();
+        match build(&[cfg.clone(), cfg]) {
+            Err(SinkError::Config { sink, message }) => {
+                assert_eq!(sink, "http:https://x/in");
+                assert!(message.contains("own name"), "{message}");
+            }
+            _ => panic!("expected a config error"),
+        }
     }
 
     #[test]
