@@ -103,6 +103,30 @@ impl SwappableSinks {
 }
 
 /// Build the configured sinks; no configuration means one stdout sink.
+/// `sink` under another name: a reload that renames a file sink keeps its open file (a second
+/// handle on one path could cut a line) but reports, and keeps acceptances, under the new name.
+pub fn renamed(sink: Arc<dyn Sink>, name: String) -> Arc<dyn Sink> {
+    if sink.name() == name {
+        return sink;
+    }
+    Arc::new(Renamed { name, inner: sink })
+}
+
+struct Renamed {
+    name: String,
+    inner: Arc<dyn Sink>,
+}
+
+impl Sink for Renamed {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn deliver(&self, batch: Arc<Batch>) -> DeliverFuture<'_> {
+        self.inner.deliver(batch)
+    }
+}
+
 pub fn build(configs: &[SinkConfig]) -> Result<Sinks, SinkError> {
     if configs.is_empty() {
         return Ok(Sinks::one(Arc::new(StdoutSink::new("stdout"))));
@@ -128,6 +152,14 @@ pub fn build(configs: &[SinkConfig]) -> Result<Sinks, SinkError> {
 mod tests {
     use super::*;
     use crate::config::{FileSinkConfig, StdoutSinkConfig};
+
+    #[test]
+    fn a_renamed_sink_answers_to_its_new_name_only() {
+        let s: Arc<dyn Sink> = Arc::new(StdoutSink::new("console"));
+        assert!(Arc::ptr_eq(&renamed(s.clone(), "console".into()), &s));
+        let r = renamed(s, "screen".into());
+        assert_eq!(r.name(), "screen");
+    }
 
     #[test]
     fn empty_config_means_stdout() {
