@@ -29,6 +29,7 @@ async fn run_logged(
         .arg(&config)
         .arg("run")
         .env_remove("DOCUSIGN_COLLECTOR_FAULT")
+        .env_remove("WATCHDOG_PID")
         .env("DOCUSIGN_COLLECTOR__LOG__FORMAT", "json")
         .stdout(std::process::Stdio::null())
         .stderr(file)
@@ -254,5 +255,66 @@ async fn a_stream_whose_task_panics_is_restarted_counted_and_shown() {
     let state: Value = serde_json::from_slice(&out.stdout).expect("state --json");
     let run = &state[0]["streams"][0]["last_run"];
     assert!(run["error"].is_null(), "{state:#}");
+    child.kill().await.expect("stop the daemon");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watchdog_is_not_fed_while_a_stream_is_dead() {
+    let mut env = Env::start(sim_config(50)).await;
+    let sock_path = env.path("notify.sock");
+    let sock = tokio::net::UnixDatagram::bind(&sock_path).expect("bind the notify socket");
+    let sock_env = sock_path.display().to_string();
+    // A ping every 100 ms while all is well; the panic's stream is dead for a second.
+    let (mut child, base, log) = run_logged(
+        &mut env,
+        &[
+            ("NOTIFY_SOCKET", sock_env.as_str()),
+            ("WATCHDOG_USEC", "200000"),
+            ("DOCUSIGN_COLLECTOR_FAULT", "panic_in_cycle:1"),
+        ],
+    )
+    .await;
+    let path = env.events_path();
+    let mut pings: Vec<std::time::Instant> = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // Collect pings until the stream is back (all events in) and a few pings followed.
+    while std::time::Instant::now() < deadline {
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(std::time::Duration::from_millis(200), sock.recv(&mut buf)).await
+        {
+            let msg = String::from_utf8_lossy(&buf[..n]).to_string();
+            if msg.lines().any(|l| l == "WATCHDOG=1") {
+                pings.push(std::time::Instant::now());
+            }
+        }
+        if complete_lines(&path) >= 50 && pings.len() >= 5 {
+            let last_gap = pings.windows(2).last().map(|w| w[1] - w[0]);
+            if last_gap.is_some_and(|g| g < std::time::Duration::from_millis(500)) {
+                break;
+            }
+        }
+    }
+    assert!(complete_lines(&path) >= 50, "the stream came back");
+    assert!(
+        log_lines(&log)
+            .iter()
+            .any(|l| has_message(l, "the watchdog is not fed") && l["dead"] == 1),
+        "the tick saw the dead stream"
+    );
+    let longest = pings
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .max()
+        .unwrap_or_default();
+    assert!(
+        longest >= std::time::Duration::from_millis(500),
+        "no ping for the second the stream was dead (longest gap {longest:?})"
+    );
+    assert!(
+        child.try_wait().expect("poll").is_none(),
+        "the daemon lives"
+    );
+    let _ = base;
     child.kill().await.expect("stop the daemon");
 }

@@ -783,6 +783,11 @@ fn intervals_and_rate_limit_waits_have_upper_bounds() {
         "integrations[0].rate_limit.min_spacing",
         "at most 1h",
     );
+    assert_err(
+        &with("[integrations.retry]\ninitial = \"1s\"\nmax = \"2h\"\n"),
+        "integrations[0].retry.max",
+        "at most 1h",
+    );
     let c = ok(&with(
         "[integrations.customer_events]\ninterval = \"7d\"\n[integrations.rate_limit]\nmax_wait = \"5s\"\n",
     ));

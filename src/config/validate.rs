@@ -448,7 +448,7 @@ pub const MAX_INTERVAL: Duration = Duration::from_secs(7 * 24 * 3600);
 pub const MAX_RATE_WAIT: Duration = Duration::from_secs(3600);
 
 /// Upper bounds of the configured waits: intervals at most [`MAX_INTERVAL`], the rate limiter's
-/// waits at most [`MAX_RATE_WAIT`] (and `max_wait` at least a second).
+/// waits and the retry backoff at most [`MAX_RATE_WAIT`] (and `max_wait` at least a second).
 fn longest_waits(c: &Ctx, k: &str, i: &IntegrationConfig) -> Check {
     let too_long = |key: String, d: HumanDuration, max: Duration, why: &str| {
         if d.0 > max {
@@ -486,5 +486,7 @@ fn longest_waits(c: &Ctx, k: &str, i: &IntegrationConfig) -> Check {
         MAX_RATE_WAIT,
         hour,
     )?;
+    let retry = "a request retried less than once an hour belongs to the next cycle";
+    too_long(format!("{k}.retry.max"), i.retry.max, MAX_RATE_WAIT, retry)?;
     at_least_1s(c, &format!("{k}.rate_limit.max_wait"), rl.max_wait)
 }
