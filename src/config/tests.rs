@@ -830,3 +830,49 @@ fn state_url_and_cluster_are_checked_and_the_url_never_shows() {
         "/nonexistent/pw",
     );
 }
+
+#[test]
+fn intervals_and_rate_limit_waits_have_upper_bounds() {
+    assert_err(
+        &with("[integrations.customer_events]\ninterval = \"8d\"\n"),
+        "integrations[0].customer_events.interval",
+        "at most 7days",
+    );
+    assert_err(
+        &with("[integrations.audit_users]\ninterval = \"100000y\"\n"),
+        "integrations[0].audit_users.interval",
+        "too long",
+    );
+    assert_err(
+        &with("[integrations.rate_limit]\nmax_wait = \"2h\"\n"),
+        "integrations[0].rate_limit.max_wait",
+        "one hour",
+    );
+    assert_err(
+        &with("[integrations.rate_limit]\nmax_wait = \"0s\"\n"),
+        "integrations[0].rate_limit.max_wait",
+        "at least 1s",
+    );
+    assert_err(
+        &with("[integrations.rate_limit]\nmin_spacing = \"61m\"\n"),
+        "integrations[0].rate_limit.min_spacing",
+        "at most 1h",
+    );
+    assert_err(
+        &with("[integrations.retry]\ninitial = \"1s\"\nmax = \"2h\"\n"),
+        "integrations[0].retry.max",
+        "at most 1h",
+    );
+    let c = ok(&with(
+        "[integrations.customer_events]\ninterval = \"7d\"\n[integrations.rate_limit]\nmax_wait = \"5s\"\n",
+    ));
+    assert_eq!(
+        c.integrations[0].rate_limit.max_wait.0,
+        Duration::from_secs(5)
+    );
+    assert_eq!(
+        ok(&base()).integrations[0].rate_limit.max_wait.0,
+        Duration::from_secs(3600),
+        "an hour by default"
+    );
+}

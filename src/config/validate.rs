@@ -218,6 +218,7 @@ fn integration(c: &Ctx, k: &str, i: &IntegrationConfig) -> Check {
         )?;
     }
     at_least_1s(c, &format!("{k}.http.timeout"), i.http.timeout)?;
+    longest_waits(c, k, i)?;
     let rl = &i.rate_limit;
     if !(1..=1_000_000).contains(&rl.per_hour) {
         c.fail(
@@ -564,4 +565,55 @@ fn sink_identities(c: &Ctx, sinks: &[SinkConfig]) -> Check {
         files.push((norm, i, key, rotated));
     }
     Ok(())
+}
+
+/// The longest interval a stream may have: a week (a longer one is a typo, and every wait the
+/// scheduler computes from it stays far from any overflow).
+pub const MAX_INTERVAL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The longest `rate_limit.max_wait` and `rate_limit.min_spacing`: Docusign's budget window.
+pub const MAX_RATE_WAIT: Duration = Duration::from_secs(3600);
+
+/// Upper bounds of the configured waits: intervals at most [`MAX_INTERVAL`], the rate limiter's
+/// waits and the retry backoff at most [`MAX_RATE_WAIT`] (and `max_wait` at least a second).
+fn longest_waits(c: &Ctx, k: &str, i: &IntegrationConfig) -> Check {
+    let too_long = |key: String, d: HumanDuration, max: Duration, why: &str| {
+        if d.0 > max {
+            return c.fail(
+                key,
+                format!(
+                    "{} is too long: use at most {} ({why})",
+                    humantime::format_duration(d.0),
+                    humantime::format_duration(max)
+                ),
+            );
+        }
+        Ok(())
+    };
+    let week = "a stream polls at least once a week";
+    let (ce, au) = (i.customer_events.interval, i.audit_users.interval);
+    too_long(
+        format!("{k}.customer_events.interval"),
+        ce,
+        MAX_INTERVAL,
+        week,
+    )?;
+    too_long(format!("{k}.audit_users.interval"), au, MAX_INTERVAL, week)?;
+    let hour = "Docusign's budget window is one hour";
+    let rl = &i.rate_limit;
+    too_long(
+        format!("{k}.rate_limit.min_spacing"),
+        rl.min_spacing,
+        MAX_RATE_WAIT,
+        hour,
+    )?;
+    too_long(
+        format!("{k}.rate_limit.max_wait"),
+        rl.max_wait,
+        MAX_RATE_WAIT,
+        hour,
+    )?;
+    let retry = "a request retried less than once an hour belongs to the next cycle";
+    too_long(format!("{k}.retry.max"), i.retry.max, MAX_RATE_WAIT, retry)?;
+    at_least_1s(c, &format!("{k}.rate_limit.max_wait"), rl.max_wait)
 }

@@ -11,6 +11,9 @@ pub mod auth;
 pub mod client;
 pub mod ratelimit;
 
+#[cfg(test)]
+mod proptests;
+
 use std::fmt;
 
 /// Which Docusign API a request goes to (labels, limits, messages).

@@ -74,6 +74,7 @@ impl Integration {
             burst: rl.burst,
             reserve: rl.reserve,
             min_spacing: rl.min_spacing.0,
+            max_wait: rl.max_wait.0,
         };
         let limiter = Arc::new(RateLimiter::new(&config.name, settings));
         let retry = RetryPolicy {

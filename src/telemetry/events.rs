@@ -510,3 +510,32 @@ impl LeasesHeld {
             .set(i64::try_from(self.0).unwrap_or(i64::MAX));
     }
 }
+
+/// A stream's task panicked; the scheduler restarts it after `delay` (the `restart`th time in a
+/// row without a successful cycle in between).
+pub struct StreamRestarted<'a> {
+    pub integration: &'a str,
+    pub event_type: EventType,
+    pub restart: u32,
+    pub delay: Duration,
+    /// What the panic said (already cut).
+    pub message: &'a str,
+}
+
+impl StreamRestarted<'_> {
+    pub fn emit(self) {
+        tracing::error!(
+            integration = self.integration,
+            event_type = %self.event_type,
+            restart = self.restart,
+            delay_ms = self.delay.as_millis() as u64,
+            "the stream's task panicked ({}); restarting it in {}",
+            self.message,
+            humantime::format_duration(self.delay)
+        );
+        families()
+            .stream_restarts
+            .get_or_create(&StreamLabels::new(self.integration, self.event_type))
+            .inc();
+    }
+}

@@ -112,6 +112,8 @@ declare! {
         "Leases this replica lost (not renewed in time, or taken by another replica)";
     fenced_writes: Family<IntegrationLabels, Counter>, "fenced_writes",
         "Checkpoint, value or token writes refused because another replica holds the lease now";
+    stream_restarts: Family<StreamLabels, Counter>, "stream_restarts",
+        "Streams restarted after their task panicked, by integration and event type";
 }
 
 fn cycle_histogram() -> Histogram {

@@ -18,6 +18,7 @@ use crate::telemetry::events::TokenGrant;
 
 mod answers;
 mod grant_retry;
+pub mod lifetime;
 mod oauth;
 pub use oauth::*;
 
@@ -25,7 +26,6 @@ pub use oauth::*;
 const ASSERTION_LIFETIME: i64 = 3600;
 /// `iat` is set this far in the past so a host clock slightly ahead of Docusign's is tolerated.
 const CLOCK_SKEW: i64 = 60;
-const MAX_RENEW_MARGIN: i64 = 600;
 /// The most a token answer may hold: `{"access_token", "token_type", "expires_in", "scope"}` is
 /// well under 4 KiB (Docusign's access tokens are about 1.5 KiB).
 pub const MAX_TOKEN_ANSWER: usize = 16 << 10;
@@ -114,9 +114,7 @@ impl Authenticator {
         if t.fingerprint != self.fingerprint || t.access_token.is_empty() {
             return false;
         }
-        let lifetime = (t.expires_at - t.obtained_at).max(0);
-        let margin = MAX_RENEW_MARGIN.min(lifetime / 4);
-        now < t.expires_at - margin
+        lifetime::usable(t.obtained_at, t.expires_at, now)
     }
 
     /// A valid access token: the cached one, else a new grant (shared by concurrent callers).
@@ -204,13 +202,13 @@ impl Authenticator {
 
     fn assertion(&self, now: i64) -> Result<String, AuthError> {
         let aud = audience(&self.endpoints.oauth);
-        let iat = now - CLOCK_SKEW;
+        let iat = now.saturating_sub(CLOCK_SKEW);
         let claims = Claims {
             iss: &self.integration_key,
             sub: &self.user_id,
             aud: &aud,
             iat,
-            exp: iat + ASSERTION_LIFETIME,
+            exp: iat.saturating_add(ASSERTION_LIFETIME),
             scope: &self.scopes,
         };
         let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
@@ -274,11 +272,14 @@ impl Authenticator {
                 url: url.clone(),
                 message: "token response has no access_token".into(),
             })?;
-        let expires_in = parsed.expires_in.unwrap_or(3600).max(1);
+        let (expires_in, clamped) = lifetime::lifetime(parsed.expires_in);
+        if clamped {
+            tracing::warn!(integration = %self.integration, answered = parsed.expires_in, used = expires_in, "the token answer's expires_in is outside {}..={} s: using {expires_in} s", lifetime::MIN_LIFETIME, lifetime::MAX_LIFETIME);
+        }
         tracing::info!(integration = %self.integration, expires_in, "OAuth grant obtained");
         Ok(CachedToken {
             access_token: Secret::new(access_token),
-            expires_at: now + expires_in,
+            expires_at: lifetime::expires_at(now, expires_in),
             obtained_at: now,
             scopes: parsed.scope.unwrap_or_else(|| self.scopes.clone()),
             fingerprint: self.fingerprint.clone(),

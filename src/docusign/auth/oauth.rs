@@ -161,6 +161,8 @@ pub(super) struct Claims<'a> {
 #[derive(Deserialize)]
 pub(super) struct TokenResponse {
     pub(super) access_token: Option<String>,
+    /// Any number (or none): see `lifetime`, which bounds it.
+    #[serde(default, deserialize_with = "super::lifetime::lenient_seconds")]
     pub(super) expires_in: Option<i64>,
     pub(super) scope: Option<String>,
 }

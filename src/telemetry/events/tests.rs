@@ -216,3 +216,22 @@ fn sink_refusals_splits_and_dead_letters_are_counted() {
         Some(7.0)
     );
 }
+
+#[test]
+fn a_stream_restart_is_counted_per_stream() {
+    for restart in 1..=2 {
+        StreamRestarted {
+            integration: "ev-restart",
+            event_type: EventType::CustomerEvents,
+            restart,
+            delay: Duration::from_secs(1),
+            message: "boom",
+        }
+        .emit();
+    }
+    let l = "integration=\"ev-restart\",event_type=\"customer_events\"";
+    assert_eq!(
+        sample("docusign_collector_stream_restarts_total", l),
+        Some(2.0)
+    );
+}
