@@ -425,3 +425,52 @@ impl LeasesHeld {
             .set(i64::try_from(self.0).unwrap_or(i64::MAX));
     }
 }
+
+/// Docusign's clock (the `Date` of an audit-user query's first Admin answer) and the host's
+/// differ by more than a minute. The query starts at the earlier of the two, so a host clock
+/// that jumped forward skips no change; the gauge shows the difference.
+pub struct ClockDisagrees<'a> {
+    pub integration: &'a str,
+    /// The host's clock (Unix seconds).
+    pub local: i64,
+    /// Docusign's `Date` (Unix seconds).
+    pub docusign: i64,
+}
+
+impl ClockDisagrees<'_> {
+    pub fn emit(self) {
+        let skew = self.docusign.saturating_sub(self.local);
+        tracing::warn!(
+            integration = self.integration,
+            skew_seconds = skew,
+            local = %crate::record::format_time(self.local),
+            docusign = %crate::record::format_time(self.docusign),
+            "the host's clock and Docusign's (the Date header) differ by more than a minute: the audit-user query starts at the earlier of the two; check the host's time synchronisation"
+        );
+        families()
+            .clock_skew
+            .get_or_create(&integration_labels(self.integration))
+            .set(skew);
+    }
+}
+
+/// A page held audit users without an `id`: they are emitted (once; the next queries recognise
+/// them by their digest) as Docusign sent them, without eSignature details.
+pub struct UsersWithoutId<'a> {
+    pub integration: &'a str,
+    pub users: u64,
+}
+
+impl UsersWithoutId<'_> {
+    pub fn emit(self) {
+        tracing::warn!(
+            integration = self.integration,
+            users = self.users,
+            "audit users without an id emitted as Docusign sent them (recognised by their content from now on)"
+        );
+        families()
+            .users_without_id
+            .get_or_create(&integration_labels(self.integration))
+            .inc_by(self.users);
+    }
+}

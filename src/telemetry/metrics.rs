@@ -108,6 +108,10 @@ declare! {
         "Leases this replica lost (not renewed in time, or taken by another replica)";
     fenced_writes: Family<IntegrationLabels, Counter>, "fenced_writes",
         "Checkpoint, value or token writes refused because another replica holds the lease now";
+    clock_skew: Family<IntegrationLabels, Gauge>, "clock_skew_seconds",
+        "Docusign's Date less the host's clock at the last audit-user query that found them more than a minute apart (seconds), by integration";
+    users_without_id: Family<IntegrationLabels, Counter>, "audit_users_without_id",
+        "Audit users emitted without an id (recognised by their content afterwards), by integration";
 }
 
 fn cycle_histogram() -> Histogram {
