@@ -149,8 +149,8 @@ impl BadTimestamps<'_> {
 pub struct EnrichmentSkipped<'a> {
     pub integration: &'a str,
     pub user_id: &'a str,
-    /// `unknown_user` (eSignature has no such user), `failed` (the lookup failed after its
-    /// retries) or `no_id` (the Admin user has no id to look up).
+    /// `unknown_user` (eSignature has no such user) or `failed` (the lookup failed after its
+    /// retries). A user without an id is [`UsersWithoutId`].
     pub reason: &'static str,
     /// What eSignature answered, for the log.
     pub why: &'a str,
