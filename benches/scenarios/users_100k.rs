@@ -85,12 +85,25 @@ fn file_len(p: &std::path::Path) -> u64 {
     std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
 }
 
+/// Bytes in the sink's file and its rotated predecessors (`.1`, `.2`, …).
+fn sink_len(p: &std::path::Path) -> u64 {
+    let mut total = file_len(p);
+    for i in 1.. {
+        let rotated = std::path::PathBuf::from(format!("{}.{i}", p.display()));
+        if !rotated.exists() {
+            break;
+        }
+        total += file_len(&rotated);
+    }
+    total
+}
+
 pub(crate) async fn users_100k() {
     println!(
         "\n## users-100k: a {USERS}-user first load, Users:list, page_size 250, no simulator delay"
     );
     println!(
-        "{:<10} {:>6} {:>6} {:>6} {:>12} {:>12} {:>14} {:>10} {:>9} {:>9}",
+        "{:<24} {:>6} {:>6} {:>6} {:>12} {:>12} {:>14} {:>10} {:>9} {:>9}",
         "binary",
         "admin",
         "list",
@@ -104,10 +117,14 @@ pub(crate) async fn users_100k() {
     );
     let mut bins = Vec::new();
     if let Ok(baseline) = std::env::var("BENCH_BASELINE_BIN") {
-        bins.push(("before", baseline));
+        bins.push(("before", baseline.clone(), true));
+        bins.push(("before, enrich = false", baseline, false));
     }
-    bins.push(("after", super::binary(None)));
-    for (name, bin) in bins {
+    bins.push(("after", super::binary(None), true));
+    // Without enrichment there is no Users:list scratch file: what is written is the state
+    // database (and the sink's file).
+    bins.push(("after, enrich = false", super::binary(None), false));
+    for (name, bin, enrich) in bins {
         let mut env = Env::start(SimConfig {
             users: USERS,
             ..sim_config(0)
@@ -115,12 +132,11 @@ pub(crate) async fn users_100k() {
         .await;
         env.integration_extra = "event_types = [\"audit_users\"]".into();
         env.audit_users =
-            "start_from = \"3650d\"\npage_size = 250\nenrich_concurrency = 4\nbulk_threshold = 50\n"
-                .into();
+            format!("start_from = \"3650d\"\npage_size = 250\nenrich_concurrency = 4\nbulk_threshold = 50\nenrich = {enrich}\n");
         let run = once_measured(&env, &bin).await;
         assert_eq!(super::lines(&env.events_path()), USERS, "every user once");
         let stats = env.sim.stats();
-        let sink = file_len(&env.events_path());
+        let sink = sink_len(&env.events_path());
         let state = env.state_path();
         let db = file_len(&state)
             + file_len(&std::path::PathBuf::from(format!(
@@ -128,7 +144,7 @@ pub(crate) async fn users_100k() {
                 state.display()
             )));
         println!(
-            "{:<10} {:>6} {:>6} {:>6} {:>12.1} {:>12.1} {:>14.1} {:>10.1} {:>9.1} {:>9.1}",
+            "{:<24} {:>6} {:>6} {:>6} {:>12.1} {:>12.1} {:>14.1} {:>10.1} {:>9.1} {:>9.1}",
             name,
             stats.requests_of("admin_users"),
             stats.esign_list,
@@ -148,6 +164,6 @@ pub(crate) async fn users_100k() {
                     .flatten()
             })
             .map_or(0, |c| c.len());
-        println!("{:<10} stored position: {cursor} bytes", "");
+        println!("{:<24} stored position: {cursor} bytes", "");
     }
 }
