@@ -20,6 +20,9 @@
 //!   integrations have a live holder again (only when named);
 //! - `replicas-many`: 10,000 integrations over three replicas: RSS, CPU, leases per replica,
 //!   database sessions (only when named).
+//! - `users-100k`: a 100,000-user audit-user first load through Users:list: calls, bytes
+//!   written, the state's size, peak RSS, seconds; with `BENCH_BASELINE_BIN`, an older binary
+//!   first, in the same run (only when named).
 //!
 //! The last three need PostgreSQL (`DOCUSIGN_COLLECTOR_TEST_PG`, as `scripts/pg-cluster start`
 //! prints it); without it they say so and are skipped.
@@ -39,6 +42,8 @@ mod pg_support;
 mod replicas_many;
 #[path = "scenarios/takeover.rs"]
 mod takeover;
+#[path = "scenarios/users_100k.rs"]
+mod users_100k;
 
 use common::*;
 use docusign_sim::{Faults, RateLimit, SimConfig};
@@ -404,6 +409,9 @@ async fn main() {
     }
     if wanted.iter().any(|w| w == "replicas-many") {
         replicas_many::replicas_many().await;
+    }
+    if wanted.iter().any(|w| w == "users-100k") {
+        users_100k::users_100k().await;
     }
 }
 

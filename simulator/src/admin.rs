@@ -112,6 +112,10 @@ fn page(sim: &Sim, ctx: &Ctx, org: &str) -> Result<Resp, Resp> {
     };
     let start = ctx.number("start", 0).map_err(|m| bad_request(&m))?;
     let knobs = sim.knobs();
+    if let Some(s) = ctx.param("last_modified_since") {
+        let s = s.to_string();
+        sim.bump(|st| st.admin_since.push(s));
+    }
     if knobs.admin_shuffle_each_request {
         sim.reshuffle_admin();
     }
@@ -126,7 +130,15 @@ fn page(sim: &Sim, ctx: &Ctx, org: &str) -> Result<Resp, Resp> {
         .iter()
         .skip(start)
         .take(take)
-        .map(admin_user_json)
+        .map(|u| {
+            let mut v = admin_user_json(u);
+            if u.index < knobs.admin_without_id as u64 {
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("id");
+                }
+            }
+            v
+        })
         .collect();
     let origin = match &knobs.admin_next {
         AdminNext::Absent => None,
@@ -157,7 +169,16 @@ fn page(sim: &Sim, ctx: &Ctx, org: &str) -> Result<Resp, Resp> {
         "result_set_end_position": (start + page.len()).saturating_sub(1),
         "total_set_size": total,
     });
-    if start + page.len() < total {
+    if knobs.admin_endless {
+        // Never done: no size, and a next page named after every page (empty ones too).
+        if let Some(o) = paging.as_object_mut() {
+            o.remove("total_set_size");
+            o.remove("result_set_end_position");
+        }
+        if let Some(next) = page_url(start + take) {
+            paging["next"] = next.into();
+        }
+    } else if start + page.len() < total {
         if let Some(next) = page_url(start + page.len()) {
             paging["next"] = next.into();
         }

@@ -20,7 +20,10 @@
 //! - `POST /_sim/esign/list/omit?n=N`, `POST /_sim/esign/list/undated?n=N` — `{"ids"}`;
 //! - `POST /_sim/admin/next?mode=absolute|relative|absent|<base URL>`;
 //! - `POST /_sim/admin/reshuffle`; `POST /_sim/admin/shuffle?each_request=true|false`;
-//! - `POST /_sim/base_uri?value=…`; `DELETE /_sim/base_uri` — the userinfo `base_uri`.
+//! - `POST /_sim/base_uri?value=…`; `DELETE /_sim/base_uri` — the userinfo `base_uri`;
+//! - `POST /_sim/date?skew_secs=-3600` — every answer's `Date` header that far from the true time;
+//! - `POST /_sim/admin/endless?on=true|false`, `POST /_sim/admin/without_id?n=N`,
+//!   `POST /_sim/esign/list/endless?on=true|false` (see [`crate::SimHandle`]).
 
 use crate::core::Sim;
 use crate::http::{Ctx, Resp};
@@ -156,6 +159,14 @@ fn parsed<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, Resp> {
     s.parse().map_err(|e: String| bad(&e))
 }
 
+/// A `true`/`false` query parameter (default `true`).
+fn flag(ctx: &Ctx, name: &str) -> Result<bool, Resp> {
+    ctx.param(name)
+        .unwrap_or("true")
+        .parse()
+        .map_err(|_| bad(&format!("'{name}' must be true or false")))
+}
+
 fn ids(ids: Vec<String>) -> Resp {
     Resp::json(200, &serde_json::json!({"ids": ids}))
 }
@@ -255,6 +266,26 @@ fn knob_route(sim: &Sim, ctx: &Ctx, path: &str) -> Result<Resp, Resp> {
                 .ok_or_else(|| bad("'value' is required"))?
                 .to_string();
             sim.knob(|k| k.base_uri = Some(value));
+            ok()
+        }
+        (&Method::POST, "/_sim/date") => {
+            let skew: i64 = num(ctx, "skew_secs", Some(0))?;
+            sim.knob(|k| k.date_skew = skew);
+            ok()
+        }
+        (&Method::POST, "/_sim/admin/endless") => {
+            let on = flag(ctx, "on")?;
+            sim.knob(|k| k.admin_endless = on);
+            ok()
+        }
+        (&Method::POST, "/_sim/admin/without_id") => {
+            let n: usize = num(ctx, "n", Some(1))?;
+            sim.knob(|k| k.admin_without_id = n);
+            ok()
+        }
+        (&Method::POST, "/_sim/esign/list/endless") => {
+            let on = flag(ctx, "on")?;
+            sim.knob(|k| k.esign_list_endless = on);
             ok()
         }
         (&Method::DELETE, "/_sim/base_uri") => {

@@ -233,10 +233,16 @@ fn list_page(sim: &Sim, ctx: &Ctx, account: &str) -> Result<Resp, Resp> {
     };
     let knobs = sim.knobs();
     let additional = additional_info(ctx);
-    let page: Vec<Value> = users
-        .iter()
-        .skip(start)
-        .take(count)
+    // Endless: past the end, the same users again from the first.
+    let served: Vec<&User> = if knobs.esign_list_endless && !users.is_empty() {
+        (0..count)
+            .map(|i| &users[(start % users.len() + i) % users.len()])
+            .collect()
+    } else {
+        users.iter().skip(start).take(count).collect()
+    };
+    let page: Vec<Value> = served
+        .into_iter()
         .map(|u| {
             let shape = Shape {
                 knobs: &knobs,
@@ -247,7 +253,10 @@ fn list_page(sim: &Sim, ctx: &Ctx, account: &str) -> Result<Resp, Resp> {
             user_json(u, &shape)
         })
         .collect();
-    let total = users.len();
+    let total = match knobs.esign_list_endless {
+        true => start.saturating_add(page.len() + count),
+        false => users.len(),
+    };
     let mut v = json!({
         "users": page,
         "resultSetSize": page.len().to_string(),

@@ -161,6 +161,24 @@ impl SimHandle {
         let v = base_uri.map(str::to_string);
         self.sim.knob(|k| k.base_uri = v);
     }
+    /// Seconds added to the true time in every answer's `Date` header (`-3600`: an hour behind).
+    pub fn set_date_skew(&self, secs: i64) {
+        self.sim.knob(|k| k.date_skew = secs);
+    }
+    /// Admin pages always name a next page and give no `total_set_size`, also past the end
+    /// (empty pages): a server that never says a query is done.
+    pub fn set_admin_endless(&self, on: bool) {
+        self.sim.knob(|k| k.admin_endless = on);
+    }
+    /// Admin answers leave out the `id` of the first `n` users (by creation).
+    pub fn set_admin_without_id(&self, n: usize) {
+        self.sim.knob(|k| k.admin_without_id = n);
+    }
+    /// Users:list never reaches its end: each page announces one page more than it has served,
+    /// and serves its users again from the first once it has served them all.
+    pub fn set_esign_list_endless(&self, on: bool) {
+        self.sim.knob(|k| k.esign_list_endless = on);
+    }
     /// The next `n` answers of `api` are a 200 whose body is `body` (e.g. `<html>…` or
     /// `{"unexpected":true}`), sent as `text/html` when it starts with `<`, else as JSON.
     pub fn garble_next(&self, api: Api, n: usize, body: &str) {

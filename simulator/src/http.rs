@@ -205,7 +205,17 @@ pub(crate) async fn handle(State(sim): State<Arc<Sim>>, req: Request) -> Respons
             s.rate_limited += 1;
         }
     });
+    let mut resp = resp;
+    resp.headers
+        .push(("Date", http_date(sim.knobs().date_skew)));
     into_response(resp)
+}
+
+/// An HTTP date (`Fri, 04 Dec 2026 18:02:30 GMT`) `skew` seconds from now, as every answer
+/// carries (the `date_skew` knob moves it).
+fn http_date(skew: i64) -> String {
+    let t = chrono::Utc::now() + chrono::Duration::seconds(skew);
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
 fn into_response(r: Resp) -> Response {

@@ -155,4 +155,14 @@ pub(crate) struct Knobs {
     pub admin_shuffle_each_request: bool,
     /// The `base_uri` userinfo gives every account (`None`: the simulator's own URL).
     pub base_uri: Option<String>,
+    /// Seconds added to the true time in every answer's `Date` header (`-3600`: an hour behind).
+    pub date_skew: i64,
+    /// Admin pages always name a next page and give no `total_set_size` (pages past the end
+    /// are empty and name a next page too): a server that never says the query is done.
+    pub admin_endless: bool,
+    /// Admin answers leave out the `id` of the first `admin_without_id` users (by creation).
+    pub admin_without_id: usize,
+    /// Users:list never reaches its end: every page announces a page more than it has served
+    /// (`totalSetSize`), serving its users again from the first once it has served them all.
+    pub esign_list_endless: bool,
 }

@@ -199,6 +199,8 @@ pub struct SimStats {
     pub garbled: u64,
     /// Truncated bodies sent.
     pub truncated: u64,
+    /// `last_modified_since` of every Admin users request that gave one, in order.
+    pub admin_since: Vec<String>,
 }
 
 impl SimStats {

@@ -210,7 +210,7 @@ fn find(ctx: &Ctx, segment: &str) -> Result<Arc<Integration>, Fail> {
 }
 
 async fn readyz(State(ctx): State<Ctx>) -> Response {
-    let streams = match ctx.collector.state.streams(None) {
+    let streams = match ctx.collector.state.stream_runs(None) {
         Ok(s) => s,
         Err(e) => {
             return (

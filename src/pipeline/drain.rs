@@ -6,6 +6,7 @@
 //! A crash at any point re-delivers at most the pages in flight and loses nothing.
 
 use super::delivery::deliver_page;
+use super::recall::PageRecall;
 use super::{CycleError, CycleStats};
 use crate::record::{Batch, EventType};
 use crate::sinks::SwappableSinks;
@@ -31,6 +32,9 @@ pub struct Target<'a> {
     pub state: Option<&'a State>,
     /// Stop after this many records (a preview).
     pub limit: Option<usize>,
+    /// The recognition set the source reads (audit users): each page's changes are registered
+    /// when the page is handed over and dropped once it is committed.
+    pub recall: Option<Arc<PageRecall>>,
 }
 
 /// Run `source` until it is caught up, the limit is reached, or `shutdown` fires.
@@ -44,6 +48,7 @@ pub async fn drain<S: Source>(
     let (tx, mut rx) = mpsc::channel::<(SourcePage<S::Checkpoint>, PageInFlight)>(PAGES_IN_FLIGHT);
     let (integration, event_type) = (target.integration, target.event_type);
     let stop = shutdown.clone();
+    let recall = target.recall.clone();
     let fetcher = async move {
         loop {
             if stop.is_triggered() {
@@ -58,6 +63,13 @@ pub async fn drain<S: Source>(
             let Some(page) = page else {
                 return Ok::<(), CycleError>(());
             };
+            if let Some(recall) = &recall {
+                // A page built on a failed lookup of the recognition set is not delivered.
+                recall.failure()?;
+                if let Some(changes) = page.checkpoint.as_ref().and_then(|c| c.seen_changes()) {
+                    recall.handed_over(changes);
+                }
+            }
             let in_flight = PageFetched {
                 integration,
                 event_type,
@@ -90,7 +102,25 @@ pub async fn drain<S: Source>(
                 crate::support::fault::crash("after_sink_write");
             }
             if let (Some(state), Some(checkpoint)) = (target.state, &page.checkpoint) {
-                state.save_cursor(target.integration, target.event_type, &checkpoint.encode())?;
+                // The position and what it changes in the recognition set: one transaction.
+                match checkpoint.seen_changes() {
+                    Some(changes) => {
+                        state.commit_checkpoint(
+                            target.integration,
+                            target.event_type,
+                            &checkpoint.encode(),
+                            changes,
+                        )?;
+                        if let Some(recall) = &target.recall {
+                            recall.committed();
+                        }
+                    }
+                    None => state.save_cursor(
+                        target.integration,
+                        target.event_type,
+                        &checkpoint.encode(),
+                    )?,
+                }
             }
             if let Some(t) = newest {
                 stream_delivered(integration, event_type, t);

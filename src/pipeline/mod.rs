@@ -14,7 +14,7 @@ use crate::sinks::{SinkError, Sinks, StdoutSink, SwappableSinks};
 use crate::sources::admin_users::AuditPosition;
 use crate::sources::monitor::MonitorCursor;
 use crate::sources::Checkpoint;
-use crate::state::{State, StateError};
+use crate::state::{SeenChanges, State, StateError};
 use crate::support::clock::now_unix;
 use crate::support::shutdown::Shutdown;
 use crate::telemetry::events::{CycleFinished, PageDelivered};
@@ -22,11 +22,13 @@ use std::sync::Arc;
 
 mod delivery;
 mod drain;
+mod recall;
 pub mod scheduler;
 mod supervise;
 
 pub use delivery::{deliver_page, page_identity};
 pub use drain::{drain, Target, PAGES_IN_FLIGHT};
+pub use recall::PageRecall;
 
 /// State key under which versions before the unified pipeline kept the audit-user position.
 const LEGACY_AUDIT_KEY: &str = "audit_users.watermark";
@@ -172,12 +174,16 @@ impl Collector {
             sinks: &self.sinks,
             state: Some(&self.state),
             limit: None,
+            recall: None,
         };
         let saved = match et {
             EventType::CustomerEvents => {
                 self.saved::<MonitorCursor>(integ, et)?.map(|c| c.encode())
             }
-            EventType::AuditUsers => self.saved::<AuditPosition>(integ, et)?.map(|c| c.encode()),
+            EventType::AuditUsers => match self.saved::<AuditPosition>(integ, et)? {
+                Some(p) => Some(self.move_legacy_users(name, p)?.encode()),
+                None => None,
+            },
         };
         let result = collect_from(integ, et, target, shutdown, Start::Saved(saved)).await;
         let (stats, error) = match &result {
@@ -199,6 +205,28 @@ impl Collector {
         }
         .emit();
         result
+    }
+
+    /// A position written by an earlier version lists the users remembered for the overlap:
+    /// they go into the recognition set, and the position is saved without them, in one
+    /// transaction (once: the position read next time has none).
+    fn move_legacy_users(
+        &self,
+        name: &str,
+        mut position: AuditPosition,
+    ) -> Result<AuditPosition, StateError> {
+        let users = position.take_legacy_users();
+        if users.is_empty() {
+            return Ok(position);
+        }
+        tracing::info!(integration = %name, users = users.len(), "moving the audit users an earlier version kept in the stream's position into the state's recognition set");
+        let changes = SeenChanges {
+            added: users,
+            forget_before: None,
+        };
+        self.state
+            .commit_checkpoint(name, EventType::AuditUsers, &position.encode(), &changes)?;
+        Ok(position)
     }
 
     /// The committed position of a stream, if any and readable. An unreadable one is logged and
@@ -249,11 +277,18 @@ async fn collect_from(
             drain(stream, target, shutdown).await
         }
         EventType::AuditUsers => {
+            let recall = Arc::new(PageRecall::new(target.state.cloned(), integ.name()));
             let stream = match from {
-                Start::Saved(s) => integ
-                    .admin
-                    .stream(s.and_then(|t| AuditPosition::decode(&t)), now),
-                Start::At(t) => integ.admin.stream_since(t, now),
+                Start::Saved(s) => integ.admin.stream(
+                    s.and_then(|t| AuditPosition::decode(&t)),
+                    now,
+                    recall.clone(),
+                ),
+                Start::At(t) => integ.admin.stream_since(t, now, recall.clone()),
+            };
+            let target = Target {
+                recall: Some(recall),
+                ..target
             };
             drain(stream, target, shutdown).await
         }
@@ -284,6 +319,7 @@ pub async fn preview(
         sinks: &sinks,
         state: None,
         limit: Some(limit),
+        recall: None,
     };
     collect_from(integ, et, target, shutdown, Start::At(since)).await
 }

@@ -185,7 +185,7 @@ fn status_line(collector: &Collector, running: usize) -> String {
     let total = collector.registry().integrations().len();
     let failing: Vec<String> = collector
         .state
-        .streams(None)
+        .stream_runs(None)
         .unwrap_or_default()
         .iter()
         .filter_map(|s| {

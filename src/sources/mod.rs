@@ -5,15 +5,18 @@
 //!
 //! - `monitor`: customer events from the Monitor stream; the checkpoint is Docusign's cursor.
 //! - `admin_users`: audit users from the Admin API, enriched from eSignature; the checkpoint is
-//!   when the last complete query started, plus the users it returned (to recognise them when
-//!   the next query's overlap returns them again).
+//!   when the last complete query started (and the query under way's next page), plus what its
+//!   page changes in the recognition set of users already emitted, which the source reads
+//!   through a [`Recall`] the pipeline hands it (to recognise them when the next query's overlap
+//!   returns them again).
 
 pub mod admin_users;
 pub mod monitor;
 
 use crate::docusign::client::ApiError;
 use crate::record::{EventType, Record};
-use crate::state::StreamState;
+use crate::state::{Seen, SeenChanges, StreamState};
+use std::collections::HashMap;
 use std::future::Future;
 
 /// A stream position the pipeline commits once every sink accepted the records before it.
@@ -24,6 +27,29 @@ pub trait Checkpoint: Clone + Send + Sync + 'static {
     fn decode(text: &str) -> Option<Self>;
     /// One line for operators (`state`, the API): what the position means.
     fn describe(&self) -> String;
+    /// What committing this position changes in the recognition set of audit users (applied
+    /// with the position in one transaction); `None` for a stream that has none.
+    fn seen_changes(&self) -> Option<&SeenChanges> {
+        None
+    }
+}
+
+/// The recognition set of audit users already emitted, read-only, as a source sees it: what the
+/// pipeline committed, plus what the pages it holds and has not committed yet will add. The
+/// pipeline implements it (a source never touches the state database); a failed read answers
+/// "not remembered", and the pipeline then delivers nothing of that page and ends the cycle.
+pub trait Recall: Send + Sync {
+    /// The remembered versions of `keys` (keys not remembered are absent).
+    fn recall(&self, keys: &[String]) -> HashMap<String, Seen>;
+}
+
+/// A [`Recall`] that remembers nobody (tests, and a query that must not consult the set).
+pub struct RecallNothing;
+
+impl Recall for RecallNothing {
+    fn recall(&self, _keys: &[String]) -> HashMap<String, Seen> {
+        HashMap::new()
+    }
 }
 
 /// One page of a stream, ready for the sinks.
@@ -46,7 +72,7 @@ pub trait Source: Send {
 
 /// A stream's state for operators (`state`, the API): the stored position decoded into what it
 /// means (`position`: a description and its parts), the run history as stored. The raw text of
-/// an audit-user position (it lists the users remembered for the overlap) is left out.
+/// an audit-user position is left out (earlier versions listed every remembered user in it).
 pub fn stream_view(s: &StreamState) -> serde_json::Value {
     let mut v = serde_json::to_value(s).unwrap_or_default();
     let position = s.cursor.as_deref().map(|text| match s.event_type {
@@ -58,10 +84,11 @@ pub fn stream_view(s: &StreamState) -> serde_json::Value {
             Some(p) => serde_json::json!({
                 "description": p.describe(),
                 "last_query_started": crate::record::format_time(p.started),
-                "remembered_users": p.seen.len(),
+                // The set's rows, plus (until the next cycle moves them) an earlier version's.
+                "remembered_users": s.remembered_users.unwrap_or(0) + p.seen.len() as u64,
                 "query_under_way": p.query.as_ref().map(|q| serde_json::json!({
                     "started": crate::record::format_time(q.started),
-                    "delivered_users": q.seen.len(),
+                    "delivered_users": q.emitted.max(q.seen.len() as u64),
                 })),
             }),
             None => serde_json::json!({"description": "unreadable: the next cycle starts from start_from"}),

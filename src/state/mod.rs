@@ -22,6 +22,8 @@ mod runs;
 pub use runs::{RunRecord, StreamState};
 mod scratch;
 pub use scratch::Scratch;
+mod seen;
+pub use seen::{Seen, SeenChanges};
 mod sqlite;
 mod store;
 use store::{Fence, Store};
@@ -355,6 +357,12 @@ impl State {
     /// then event type; `Some(name)` restricts to one integration.
     pub fn streams(&self, integration: Option<&str>) -> Result<Vec<StreamState>, StateError> {
         self.store().streams(integration)
+    }
+
+    /// The streams as [`State::streams`] lists them, without their checkpoints and with no
+    /// count of remembered users: what readiness and the status line read on every call.
+    pub fn stream_runs(&self, integration: Option<&str>) -> Result<Vec<StreamState>, StateError> {
+        self.store().stream_runs(integration)
     }
 
     /// Who holds `integration`'s lease, as `state` and the API show it: `None` on one host

@@ -25,6 +25,9 @@ pub struct StreamState {
     pub cursor_updated_at: Option<i64>,
     pub last_run: Option<RunRecord>,
     pub last_success_at: Option<i64>,
+    /// Audit users remembered for the overlap (audit-user streams, in the full view only).
+    #[serde(skip)]
+    pub remembered_users: Option<u64>,
 }
 
 pub(super) fn to_i64(v: u64) -> i64 {

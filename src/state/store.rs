@@ -6,8 +6,9 @@
 //! epoch the caller holds, and the backend refuses it ([`StateError::Fenced`]) when the database
 //! says another epoch now holds the integration.
 
-use super::{CachedToken, RunRecord, StateError, StreamState};
+use super::{CachedToken, RunRecord, Seen, SeenChanges, StateError, StreamState};
 use crate::record::EventType;
+use std::collections::HashMap;
 
 /// The epoch of the lease a write is made under; `None` on a single host (no leases).
 pub type Fence = Option<i64>;
@@ -94,4 +95,23 @@ pub trait Store: Send + Sync {
 
     /// Whether the database answers now.
     fn ping(&self) -> Result<(), StateError>;
+
+    /// The streams as [`Store::streams`] lists them, without their checkpoints (readiness and
+    /// the status line need only the runs).
+    fn stream_runs(&self, integration: Option<&str>) -> Result<Vec<StreamState>, StateError>;
+    /// The remembered audit users among `keys` (at most [`super::seen::LOOKUP_CHUNK`]).
+    fn seen(&self, integration: &str, keys: &[String])
+        -> Result<HashMap<String, Seen>, StateError>;
+    /// How many audit users `integration` remembers.
+    fn seen_count(&self, integration: &str) -> Result<u64, StateError>;
+    /// Apply `changes` to the recognition set and save the cursor, in one transaction under
+    /// `fence`.
+    fn commit_checkpoint(
+        &self,
+        integration: &str,
+        et: EventType,
+        cursor: &str,
+        changes: &SeenChanges,
+        fence: Fence,
+    ) -> Result<(), StateError>;
 }

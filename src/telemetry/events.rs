@@ -150,8 +150,8 @@ pub struct EnrichmentSkipped<'a> {
     pub integration: &'a str,
     pub user_id: &'a str,
     /// `unknown_user` (eSignature has no such user), `failed` (the lookup failed after its
-    /// retries), `no_id` (the Admin user has no id to look up) or `bad_id` (its id cannot be a
-    /// URL path segment: `.` or `..`).
+    /// retries) or `bad_id` (its id cannot be a URL path segment: `.` or `..`). A user without
+    /// an id is [`UsersWithoutId`].
     pub reason: &'static str,
     /// What eSignature answered, for the log.
     pub why: &'a str,
@@ -537,5 +537,54 @@ impl StreamRestarted<'_> {
             .stream_restarts
             .get_or_create(&StreamLabels::new(self.integration, self.event_type))
             .inc();
+    }
+}
+
+/// Docusign's clock (the `Date` of an audit-user query's first Admin answer) and the host's
+/// differ by more than a minute. The query starts at the earlier of the two, so a host clock
+/// that jumped forward skips no change; the gauge shows the difference.
+pub struct ClockDisagrees<'a> {
+    pub integration: &'a str,
+    /// The host's clock (Unix seconds).
+    pub local: i64,
+    /// Docusign's `Date` (Unix seconds).
+    pub docusign: i64,
+}
+
+impl ClockDisagrees<'_> {
+    pub fn emit(self) {
+        let skew = self.docusign.saturating_sub(self.local);
+        tracing::warn!(
+            integration = self.integration,
+            skew_seconds = skew,
+            local = %crate::record::format_time(self.local),
+            docusign = %crate::record::format_time(self.docusign),
+            "the host's clock and Docusign's (the Date header) differ by more than a minute: the audit-user query starts at the earlier of the two; check the host's time synchronisation"
+        );
+        families()
+            .clock_skew
+            .get_or_create(&integration_labels(self.integration))
+            .set(skew);
+    }
+}
+
+/// A page held audit users without an `id`: they are emitted (once; the next queries recognise
+/// them by their digest) as Docusign sent them, without eSignature details.
+pub struct UsersWithoutId<'a> {
+    pub integration: &'a str,
+    pub users: u64,
+}
+
+impl UsersWithoutId<'_> {
+    pub fn emit(self) {
+        tracing::warn!(
+            integration = self.integration,
+            users = self.users,
+            "audit users without an id emitted as Docusign sent them (recognised by their content from now on)"
+        );
+        families()
+            .users_without_id
+            .get_or_create(&integration_labels(self.integration))
+            .inc_by(self.users);
     }
 }

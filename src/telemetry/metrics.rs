@@ -114,6 +114,10 @@ declare! {
         "Checkpoint, value or token writes refused because another replica holds the lease now";
     stream_restarts: Family<StreamLabels, Counter>, "stream_restarts",
         "Streams restarted after their task panicked, by integration and event type";
+    clock_skew: Family<IntegrationLabels, Gauge>, "clock_skew_seconds",
+        "Docusign's Date less the host's clock at the last audit-user query that found them more than a minute apart (seconds), by integration";
+    users_without_id: Family<IntegrationLabels, Counter>, "audit_users_without_id",
+        "Audit users emitted without an id (recognised by their content afterwards), by integration";
 }
 
 fn cycle_histogram() -> Histogram {

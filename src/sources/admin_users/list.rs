@@ -173,7 +173,10 @@ impl AdminUsersSource {
 
     /// Read the account's users through Users:list into a new [`Scratch`] (users with a
     /// `modifiedDate`, by [`join_key`]), one page in memory at a time. Listing stops early when
-    /// the pages left would cost more calls than the `users` to enrich. `Ok(None)` when the list
+    /// the pages left would cost more calls than the `users` to enrich, and it is bounded by the
+    /// total the first page announces (else by `users`): at most ⌈total ÷ 100⌉ + 1 calls of at
+    /// most [`LIST_COUNT`] users each, whatever later pages say, so a list that never ends
+    /// costs a bounded number of calls and scratch rows. `Ok(None)` when the list
     /// cannot be used (its users are then looked up singly); what fails for every user (the
     /// token, a URL that cannot be requested) is an error.
     pub async fn list_users(
@@ -190,7 +193,12 @@ impl AdminUsersSource {
         };
         let account_url = self.account_url(base_uri);
         let (mut start, mut calls, mut incomplete) = (0u64, 0u64, 0usize);
+        let mut max_calls = u64::MAX;
         loop {
+            if calls >= max_calls {
+                tracing::warn!(integration = %self.integration, calls, "Users:list goes on beyond the total it announced: the users it did not list are looked up one at a time");
+                break;
+            }
             let url = format!(
                 "{account_url}/users?additional_info=true&count={LIST_COUNT}&start_position={start}"
             );
@@ -212,8 +220,18 @@ impl AdminUsersSource {
                     break;
                 }
             };
+            if calls == 1 {
+                let total = page.total.unwrap_or(users);
+                max_calls = total.div_ceil(LIST_COUNT).saturating_add(1);
+            }
             incomplete += page.incomplete;
-            let stored = scratch.put_all(page.users.iter().map(|l| (l.key.as_str(), l.user.get())));
+            // At most a page's worth: we asked for LIST_COUNT (the rest are looked up singly).
+            let stored = scratch.put_all(
+                page.users
+                    .iter()
+                    .take(LIST_COUNT as usize)
+                    .map(|l| (l.key.as_str(), l.user.get())),
+            );
             if let Err(e) = stored {
                 tracing::warn!(integration = %self.integration, "scratch store failed ({e}): enriching one user at a time");
                 return Ok(None);

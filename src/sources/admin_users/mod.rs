@@ -26,6 +26,7 @@ use crate::config::{AuditRecordShape, Endpoints, IntegrationConfig, StartFrom};
 use crate::docusign::client::{ApiClient, ApiError};
 use crate::docusign::Api;
 use crate::record;
+use crate::sources::Recall;
 use std::sync::{Arc, Mutex};
 
 /// Reads Admin users and enriches them, for one integration.
@@ -79,16 +80,23 @@ impl AdminUsersSource {
     }
 
     /// A cycle's query: from the saved position (its start less the overlap), else from
-    /// `start_from`; `now` is this query's start.
-    pub fn stream(&self, saved: Option<AuditPosition>, now: i64) -> AuditUsersStream {
-        AuditUsersStream::new(self.clone(), saved, now)
+    /// `start_from`; `now` is this query's start (by the local clock: checked against
+    /// Docusign's `Date` at the first answer). `recall` answers which users were already
+    /// emitted.
+    pub fn stream(
+        &self,
+        saved: Option<AuditPosition>,
+        now: i64,
+        recall: Arc<dyn Recall>,
+    ) -> AuditUsersStream {
+        AuditUsersStream::new(self.clone(), saved, now, recall)
     }
 
     /// A query from `since` (Unix seconds) that remembers no earlier query (`get-events`).
-    pub fn stream_since(&self, since: i64, now: i64) -> AuditUsersStream {
+    pub fn stream_since(&self, since: i64, now: i64, recall: Arc<dyn Recall>) -> AuditUsersStream {
         let mut s = self.clone();
         s.start_from = StartFrom::At(since);
-        AuditUsersStream::new(s, None, now)
+        AuditUsersStream::new(s, None, now, recall)
     }
 
     /// The first page's URL for users modified at or after `since`.
@@ -133,14 +141,21 @@ impl AdminUsersSource {
     }
 
     pub async fn fetch_page(&self, url: &str) -> Result<AdminPage, ApiError> {
-        self.client
-            .get(Api::Admin, url, false, |b| parse_admin_page(b))
-            .await?
-            .ok_or_else(|| ApiError::Malformed {
-                integration: self.integration.clone(),
-                api: Api::Admin,
-                message: "users endpoint answered 404".into(),
-            })
+        Ok(self.fetch_page_dated(url).await?.0)
+    }
+
+    /// One Admin page, and the answer's `Date` (Docusign's clock) when readable.
+    pub async fn fetch_page_dated(&self, url: &str) -> Result<(AdminPage, Option<i64>), ApiError> {
+        let (page, date) = self
+            .client
+            .get_with_date(Api::Admin, url, false, |b| parse_admin_page(b))
+            .await?;
+        let page = page.ok_or_else(|| ApiError::Malformed {
+            integration: self.integration.clone(),
+            api: Api::Admin,
+            message: "users endpoint answered 404".into(),
+        })?;
+        Ok((page, date))
     }
 
     /// The eSignature base URI: remembered, else from userinfo (by `account_id`). A `base_uri`

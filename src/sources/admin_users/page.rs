@@ -84,9 +84,19 @@ pub enum NextPage {
 /// Where the page after `page` (fetched from `url`) is. `paging.next` is followed only on the
 /// origin the page came from, which is the configured Admin origin (a relative `next` is
 /// resolved against it), so the bearer token never goes elsewhere; otherwise the query goes on
-/// by `start` from `result_set_end_position`. The query ends when no usable next page is named
-/// and the positions say the set is complete (or say nothing), or when a page is empty.
+/// by `start` from `result_set_end_position`. The query ends when a page is empty or the
+/// positions say the set is complete (`result_set_end_position + 1 >= total_set_size`), whatever
+/// `next` says — a server that keeps naming a next page must not keep a query going for ever —
+/// and when no usable next page is named and the positions say nothing.
 pub fn next_page(url: &str, page: &AdminPage) -> NextPage {
+    if page.users.is_empty() {
+        return NextPage::Done;
+    }
+    if let (Some(start), Some(total)) = (page.next_start, page.total) {
+        if start >= total {
+            return NextPage::Done;
+        }
+    }
     let current = url::Url::parse(url).ok();
     if let (Some(next), Some(current)) = (&page.next, &current) {
         match current.join(next) {
@@ -207,6 +217,31 @@ mod tests {
         assert_eq!(
             next_page(url, &page(None, Some(1), Some(5), 0)),
             NextPage::Done
+        );
+    }
+
+    #[test]
+    fn an_empty_page_or_a_complete_set_ends_the_query_whatever_next_says() {
+        let url = "https://api.example/management/v2/organizations/o/users?take=2&start=4";
+        let more = "https://api.example/management/v2/organizations/o/users?take=2&start=6";
+        // An empty page naming a next one, with or without positions.
+        assert_eq!(
+            next_page(url, &page(Some(more), None, None, 0)),
+            NextPage::Done
+        );
+        assert_eq!(
+            next_page(url, &page(Some(more), Some(5), Some(99), 0)),
+            NextPage::Done
+        );
+        // The set is complete by its size, though a next page is named.
+        assert_eq!(
+            next_page(url, &page(Some(more), Some(5), Some(6), 2)),
+            NextPage::Done
+        );
+        // Not complete: followed.
+        assert_eq!(
+            next_page(url, &page(Some(more), Some(5), Some(9), 2)),
+            NextPage::Follow(more.into())
         );
     }
 }

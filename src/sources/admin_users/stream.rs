@@ -1,48 +1,74 @@
 //! One audit-user query as a [`Source`]: every Admin page of the users modified since the
 //! previous query started (less the overlap), enriched, with the users the overlap brings back
-//! unchanged left out. Every page carries a checkpoint: the previous query's position plus this
-//! query's progress (its start, `last_modified_since`, next page and the users it emitted), so a
-//! restart resumes the same query at its next page; the last page's checkpoint is the position
-//! of the complete query. (The Admin API does not sort, so a query is resumed by its own paging,
-//! never by a date.)
+//! unchanged left out. Every page carries a checkpoint: the previous query's start plus this
+//! query's progress (its start, `last_modified_since`, next page, counts), so a restart resumes
+//! the same query at its next page; the last page's checkpoint is the position of the complete
+//! query. (The Admin API does not sort, so a query is resumed by its own paging, never by a date.)
+//!
+//! Which users were already emitted is asked of the [`Recall`] the pipeline gives the stream
+//! (one lookup a page, for the page's users); each checkpoint carries what its page adds to that
+//! set, and the last one the pruning of what the next query's overlap can no longer bring back.
+//! The checkpoint is thus bounded by a page, not by the users emitted so far.
+//!
+//! The query's start is the earlier of the local clock and Docusign's `Date` on the query's
+//! first Admin answer (a host clock that jumped forward must not skip the changes in between),
+//! never earlier than the previous query's start (a `Date` from the past costs one longer query,
+//! never an unbounded one).
 
 use super::position::{AuditPosition, QueryProgress, Seen};
 use super::{AdminPage, AdminUsersSource};
 use crate::docusign::client::ApiError;
 use crate::record::{EventType, Splicer};
-use crate::sources::{Source, SourcePage};
-use crate::state::Scratch;
+use crate::sources::{Recall, Source, SourcePage};
+use crate::state::{Scratch, SeenChanges};
 use crate::support::clock::now_unix;
-use crate::telemetry::events::BadTimestamps;
+use crate::telemetry::events::{BadTimestamps, ClockDisagrees, UsersWithoutId};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// One cycle's audit-user query.
 pub struct AuditUsersStream {
     source: AdminUsersSource,
     splicer: Splicer,
-    /// The position of the previous complete query.
-    prev: AuditPosition,
-    /// The position this query builds (committed with its last page).
-    next: AuditPosition,
+    recall: Arc<dyn Recall>,
+    /// When the previous complete query started (0: none).
+    prev_started: i64,
+    /// When this query started (committed with its last page).
+    started: i64,
     /// `last_modified_since` of this query.
     since: i64,
-    /// Remembered users first seen before this are not carried into `next`: the next query
-    /// (from `next.started` − overlap) cannot return them unchanged.
-    keep_after: i64,
+    /// Seconds to add to the local clock for "first seen" times: Docusign's `Date` less the
+    /// local clock when Docusign is behind, else 0.
+    clock_offset: i64,
+    /// Whether the query's start was checked against Docusign's `Date` (or needs no check: a
+    /// resumed query keeps the start it was saved with).
+    clock_checked: bool,
     url: Option<String>,
+    /// Users emitted by this query so far.
+    emitted: u64,
+    /// Users this query's pages held so far.
+    read: u64,
+    /// The most users this query reads (its first page's `total_set_size` plus a page).
+    limit: Option<u64>,
     /// Whether this stream goes on with a query an earlier run left part-way, and has not
     /// fetched a page of it yet.
     resumed: bool,
     base_uri: Option<String>,
     failed: bool,
     /// Whether the first page was seen (and the choice between Users:list and single calls made).
-    started: bool,
+    listing_decided: bool,
     /// The account's eSignature users read through Users:list, when the query is large: spilled
     /// to a scratch file (not held in memory, not the state database) and looked up per page.
     listed: Option<Scratch>,
 }
 
 impl AuditUsersStream {
-    pub(super) fn new(source: AdminUsersSource, saved: Option<AuditPosition>, now: i64) -> Self {
+    pub(super) fn new(
+        source: AdminUsersSource,
+        saved: Option<AuditPosition>,
+        now: i64,
+        recall: Arc<dyn Recall>,
+    ) -> Self {
         let mut prev = saved.unwrap_or_default();
         // A query an earlier run left part-way goes on at its next page, if that is on the
         // configured Admin origin (the token goes nowhere else).
@@ -58,26 +84,30 @@ impl AuditUsersStream {
         let mut stream = AuditUsersStream {
             source,
             splicer,
-            prev,
-            next: AuditPosition::default(),
+            recall,
+            prev_started: prev.started,
+            started: now,
             since: 0,
-            keep_after: 0,
+            clock_offset: 0,
+            clock_checked: false,
             url: None,
+            emitted: 0,
+            read: 0,
+            limit: None,
             resumed: resumed.is_some(),
             base_uri: None,
             failed: false,
-            started: false,
+            listing_decided: false,
             listed: None,
         };
         match resumed {
             Some(q) => {
-                stream.next = AuditPosition {
-                    started: q.started,
-                    seen: q.seen,
-                    query: None,
-                };
+                stream.started = q.started;
                 stream.since = q.since;
-                stream.keep_after = q.started - stream.source.overlap as i64;
+                stream.emitted = q.emitted;
+                stream.read = q.read;
+                stream.limit = q.limit;
+                stream.clock_checked = true;
                 stream.url = Some(q.next);
             }
             None => stream.start_query(now),
@@ -89,17 +119,50 @@ impl AuditUsersStream {
     /// or (none yet) from `start_from`.
     fn start_query(&mut self, now: i64) {
         let overlap = self.source.overlap as i64;
-        self.since = if self.prev.started != 0 || !self.prev.seen.is_empty() {
-            self.prev.started - overlap
+        self.since = if self.prev_started != 0 {
+            self.prev_started.saturating_sub(overlap)
         } else {
             self.source.start_from.resolve(now)
         };
-        self.next = AuditPosition {
-            started: now,
-            ..AuditPosition::default()
-        };
-        self.keep_after = now - overlap;
+        self.started = now;
+        self.clock_checked = false;
+        self.clock_offset = 0;
+        self.emitted = 0;
+        self.read = 0;
+        self.limit = None;
         self.url = Some(self.source.first_url(self.since));
+    }
+
+    /// Users first seen before this are forgotten when the query ends: the next query (from
+    /// this one's start less the overlap) cannot return them unchanged.
+    fn keep_after(&self) -> i64 {
+        self.started.saturating_sub(self.source.overlap as i64)
+    }
+
+    /// The query's first answer came with Docusign's `Date`: start the query at the earlier of
+    /// the two clocks (not before the previous query's start, nor before this query's
+    /// `last_modified_since` on a first load), and warn when they differ by more than a minute.
+    fn check_clock(&mut self, date: Option<i64>) {
+        self.clock_checked = true;
+        let Some(date) = date else { return };
+        let local = now_unix();
+        let skew = date.saturating_sub(local);
+        if skew.abs() > 60 {
+            ClockDisagrees {
+                integration: &self.source.integration,
+                local,
+                docusign: date,
+            }
+            .emit();
+        }
+        let floor = if self.prev_started != 0 {
+            self.prev_started
+        } else {
+            self.since
+        };
+        let start = self.started.min(date.max(floor));
+        self.clock_offset = start.saturating_sub(self.started).min(0);
+        self.started = start;
     }
 
     /// The next Admin page. The first page of a resumed query that fails the way it would fail
@@ -107,8 +170,8 @@ impl AuditUsersStream {
     /// requested) is given up: the query starts again, so one saved page never stops the stream.
     async fn fetch(&mut self, url: String) -> Result<(String, AdminPage), ApiError> {
         let resumed = std::mem::take(&mut self.resumed);
-        match self.source.fetch_page(&url).await {
-            Ok(page) => Ok((url, page)),
+        let (url, page, date) = match self.source.fetch_page_dated(&url).await {
+            Ok((page, date)) => (url, page, date),
             Err(e) if resumed && fails_again(&e) => {
                 tracing::warn!(
                     integration = %self.source.integration,
@@ -117,16 +180,52 @@ impl AuditUsersStream {
                 );
                 self.start_query(now_unix());
                 let url = self.url.take().unwrap_or_default();
-                let page = self.source.fetch_page(&url).await?;
-                Ok((url, page))
+                let (page, date) = self.source.fetch_page_dated(&url).await?;
+                (url, page, date)
             }
-            Err(e) => Err(e),
+            Err(e) => return Err(e),
+        };
+        if !self.clock_checked {
+            self.check_clock(date);
         }
+        Ok((url, page))
     }
 
     /// `last_modified_since` of this query (Unix seconds).
     pub fn since(&self) -> i64 {
         self.since
+    }
+
+    /// When this query started (Unix seconds; after its first page, checked against Docusign's
+    /// `Date`).
+    pub fn started(&self) -> i64 {
+        self.started
+    }
+
+    /// Where the query goes after `page`: [`AdminUsersSource::next_url`], unless the query has
+    /// read more users than its first page announced (plus a page, for offsets that shift while
+    /// it runs): a server that keeps paging must not keep a query growing for ever. Users
+    /// changed since the query began come with the next query.
+    fn next_url(&mut self, url: &str, page: &AdminPage) -> Option<String> {
+        self.read = self.read.saturating_add(page.users.len() as u64);
+        if self.limit.is_none() {
+            if let Some(total) = page.total.and_then(|t| u64::try_from(t).ok()) {
+                self.limit = Some(total.saturating_add(u64::from(self.source.page_size)));
+            }
+        }
+        let next = self.source.next_url(url, page, self.since)?;
+        match self.limit {
+            Some(limit) if self.read >= limit => {
+                tracing::warn!(
+                    integration = %self.source.integration,
+                    read = self.read,
+                    limit,
+                    "the Admin API keeps paging beyond the users it announced: the query ends here (users changed since it began come with the next query)"
+                );
+                None
+            }
+            _ => Some(next),
+        }
     }
 
     /// On the first page: when the query has more users to enrich than `bulk_threshold`
@@ -165,8 +264,8 @@ impl Source for AuditUsersStream {
         };
         let base_uri = self.base_uri().await?;
         let (url, page) = self.fetch(url).await?;
-        let next_url = self.source.next_url(&url, &page, self.since);
-        let listed = if std::mem::replace(&mut self.started, true) {
+        let next_url = self.next_url(&url, &page);
+        let listed = if std::mem::replace(&mut self.listing_decided, true) {
             Ok(())
         } else {
             self.list_if_large(&base_uri, &page).await
@@ -191,20 +290,28 @@ impl Source for AuditUsersStream {
         };
         self.failed |= enriched.failed > 0;
         let now = now_unix();
+        let first_seen = now.saturating_add(self.clock_offset);
+        let users: Vec<(String, String)> = enriched
+            .users
+            .iter()
+            .map(|u| {
+                let digest = u.digest();
+                (u.key(&digest), digest)
+            })
+            .collect();
+        let keys: Vec<String> = users.iter().map(|(k, _)| k.clone()).collect();
+        let remembered = self.recall.recall(&keys);
+        let mut added: HashMap<&str, &str> = HashMap::with_capacity(users.len());
+        let mut changes = SeenChanges::default();
         let mut records = Vec::with_capacity(enriched.users.len());
-        let mut bad_dates = 0u64;
-        for user in &enriched.users {
-            let digest = user.digest();
-            let key = user.key(&digest);
-            if let Some(seen) = self.prev.already_emitted(&key, &digest) {
-                // Returned again by the overlap, unchanged: not emitted twice.
-                if seen.at >= self.keep_after {
-                    self.next.seen.insert(key, seen.clone());
-                }
+        let (mut bad_dates, mut without_id) = (0u64, 0u64);
+        for (user, (key, digest)) in enriched.users.iter().zip(&users) {
+            if remembered.get(key).is_some_and(|s| &s.digest == digest)
+                || added.get(key.as_str()) == Some(&digest.as_str())
+            {
+                // Returned again (by the overlap, or twice in one query as the Admin API's
+                // offsets shifted), unchanged: not emitted twice.
                 continue;
-            }
-            if self.next.already_emitted(&key, &digest).is_some() {
-                continue; // twice in one query (the Admin API's offsets shifted)
             }
             let time = match user.modified_date() {
                 Some(Some(t)) => t,
@@ -219,14 +326,28 @@ impl Source for AuditUsersStream {
                 None => now,
             };
             records.push(user.to_record(&self.splicer, self.source.shape, time));
-            self.next
-                .seen
-                .insert(user.id.clone(), Seen { digest, at: now });
+            without_id += u64::from(user.id.is_empty());
+            added.insert(key, digest);
+            changes.added.push((
+                key.clone(),
+                Seen {
+                    digest: digest.clone(),
+                    at: first_seen,
+                },
+            ));
         }
+        self.emitted = self.emitted.saturating_add(records.len() as u64);
         if bad_dates > 0 {
             BadTimestamps {
                 integration: &self.source.integration,
                 events: bad_dates,
+            }
+            .emit();
+        }
+        if without_id > 0 {
+            UsersWithoutId {
+                integration: &self.source.integration,
+                users: without_id,
             }
             .emit();
         }
@@ -239,22 +360,31 @@ impl Source for AuditUsersStream {
                     // Some eSignature lookups failed: the account may have moved.
                     self.source.forget_base_uri();
                 }
-                std::mem::take(&mut self.next)
+                changes.forget_before = Some(self.keep_after());
+                AuditPosition {
+                    started: self.started,
+                    changes,
+                    ..AuditPosition::default()
+                }
             }
             Some(next) => AuditPosition {
+                started: self.prev_started,
                 query: Some(QueryProgress {
-                    started: self.next.started,
+                    started: self.started,
                     since: self.since,
                     next: next.clone(),
-                    seen: self.next.seen.clone(),
+                    emitted: self.emitted,
+                    read: self.read,
+                    limit: self.limit,
+                    seen: Default::default(),
                 }),
-                ..self.prev.clone()
+                changes,
+                ..AuditPosition::default()
             },
         };
-        let checkpoint = Some(checkpoint);
         Ok(Some(SourcePage {
             records,
-            checkpoint,
+            checkpoint: Some(checkpoint),
         }))
     }
 }

@@ -8,11 +8,12 @@
 
 use super::runs::{to_i64, to_u64};
 use super::store::{Fence, Store, StoredIntegration};
-use super::{CachedToken, RunRecord, StateError, StreamState};
+use super::{CachedToken, RunRecord, Seen, SeenChanges, StateError, StreamState};
 use crate::record::EventType;
 use crate::support::clock::now_unix;
 use crate::support::secret::Secret;
 use postgres::types::ToSql;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub mod leases;
@@ -326,47 +327,103 @@ impl Store for PgStore {
     }
 
     fn streams(&self, integration: Option<&str>) -> Result<Vec<StreamState>, StateError> {
-        let only = integration.map(str::to_string);
-        let mut out = self.run(move |c| {
-            let rows = c.query(
-                "WITH k AS (
-                   SELECT integration, event_type FROM cursors WHERE $1::text IS NULL OR integration = $1
-                   UNION SELECT integration, event_type FROM runs WHERE $1::text IS NULL OR integration = $1)
-                 SELECT r.id, k.integration, k.event_type, r.started_at, r.ended_at, r.events, r.pages, r.error,
-                        c.cursor, c.updated_at, s.ended_at
-                 FROM k
-                 LEFT JOIN cursors c ON c.integration = k.integration AND c.event_type = k.event_type
-                 LEFT JOIN LATERAL (SELECT * FROM runs WHERE integration = k.integration
-                   AND event_type = k.event_type ORDER BY id DESC LIMIT 1) r ON true
-                 LEFT JOIN LATERAL (SELECT ended_at FROM runs WHERE integration = k.integration
-                   AND event_type = k.event_type AND error IS NULL AND ended_at IS NOT NULL
-                   ORDER BY id DESC LIMIT 1) s ON true",
-                &[&only],
-            )?;
-            let mut out = Vec::with_capacity(rows.len());
-            for r in &rows {
-                let Some(event_type) = EventType::parse(r.try_get::<_, &str>(2)?) else {
-                    continue;
-                };
-                let last_run = match r.try_get::<_, Option<i64>>(0)? {
-                    Some(_) => run_from_row(r)?,
-                    None => None,
-                };
-                out.push(StreamState {
-                    integration: r.try_get(1)?,
-                    event_type,
-                    cursor: r.try_get(8)?,
-                    cursor_updated_at: r.try_get(9)?,
-                    last_run,
-                    last_success_at: r.try_get(10)?,
-                });
-            }
-            Ok(out)
-        })?;
-        out.sort_by(|a, b| (&a.integration, a.event_type).cmp(&(&b.integration, b.event_type)));
-        Ok(out)
+        self.stream_list(integration, true)
     }
 
+    fn stream_runs(&self, integration: Option<&str>) -> Result<Vec<StreamState>, StateError> {
+        self.stream_list(integration, false)
+    }
+
+    fn seen(
+        &self,
+        integration: &str,
+        keys: &[String],
+    ) -> Result<HashMap<String, Seen>, StateError> {
+        let (i, keys) = (integration.to_string(), keys.to_vec());
+        self.run(move |c| {
+            let rows = c.query(
+                "SELECT user_key, digest, seen_at FROM audit_users_seen
+                 WHERE integration = $1 AND user_key = ANY($2)",
+                &[&i, &keys],
+            )?;
+            let mut out = HashMap::with_capacity(rows.len());
+            for r in &rows {
+                out.insert(
+                    r.try_get(0)?,
+                    Seen {
+                        digest: r.try_get(1)?,
+                        at: r.try_get(2)?,
+                    },
+                );
+            }
+            Ok(out)
+        })
+    }
+
+    fn seen_count(&self, integration: &str) -> Result<u64, StateError> {
+        let i = integration.to_string();
+        let n: i64 = self.run(move |c| {
+            c.query_one(
+                "SELECT count(*) FROM audit_users_seen WHERE integration = $1",
+                &[&i],
+            )?
+            .try_get(0)
+        })?;
+        Ok(to_u64(n))
+    }
+
+    fn commit_checkpoint(
+        &self,
+        integration: &str,
+        et: EventType,
+        cursor: &str,
+        changes: &SeenChanges,
+        fence: Fence,
+    ) -> Result<(), StateError> {
+        let (i, e, text) = (integration.to_string(), et.as_str(), cursor.to_string());
+        let unique = changes.unique();
+        let keys: Vec<String> = unique.iter().map(|(k, _)| k.to_string()).collect();
+        let digests: Vec<String> = unique.iter().map(|(_, s)| s.digest.clone()).collect();
+        let ats: Vec<i64> = unique.iter().map(|(_, s)| s.at).collect();
+        let forget_before = changes.forget_before;
+        let written = self.run(move |c| {
+            let mut tx = c.transaction()?;
+            // Fenced: the lease row is locked FOR SHARE for the whole transaction, so a
+            // takeover waits for this commit, and a lost lease writes nothing.
+            if let Some(epoch) = fence {
+                let held = tx.query_opt(
+                    "SELECT 1 FROM leases WHERE integration = $1 AND epoch = $2 FOR SHARE",
+                    &[&i, &epoch],
+                )?;
+                if held.is_none() {
+                    return Ok(0);
+                }
+            }
+            if !keys.is_empty() {
+                tx.execute(
+                    "INSERT INTO audit_users_seen (integration, user_key, digest, seen_at)
+                     SELECT $1, k, d, a FROM unnest($2::text[], $3::text[], $4::bigint[]) AS t(k, d, a)
+                     ON CONFLICT (integration, user_key)
+                     DO UPDATE SET digest = excluded.digest, seen_at = excluded.seen_at",
+                    &[&i, &keys, &digests, &ats],
+                )?;
+            }
+            if let Some(before) = forget_before {
+                tx.execute(
+                    "DELETE FROM audit_users_seen WHERE integration = $1 AND seen_at < $2",
+                    &[&i, &before],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO cursors (integration, event_type, cursor, updated_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (integration, event_type) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+                &[&i, &e, &text, &now_unix()],
+            )?;
+            tx.commit()?;
+            Ok(1)
+        })?;
+        fenced_write(integration, written)
+    }
     fn managed(&self) -> Result<Vec<StoredIntegration>, StateError> {
         self.run(|c| {
             c.query(
@@ -455,6 +512,59 @@ impl Store for PgStore {
 
     fn ping(&self) -> Result<(), StateError> {
         self.run(|c| c.simple_query("SELECT 1").map(|_| ()))
+    }
+}
+
+impl PgStore {
+    /// [`Store::streams`] (`full`: with checkpoints and remembered users) or
+    /// [`Store::stream_runs`].
+    fn stream_list(
+        &self,
+        integration: Option<&str>,
+        full: bool,
+    ) -> Result<Vec<StreamState>, StateError> {
+        let only = integration.map(str::to_string);
+        let mut out = self.run(move |c| {
+            let rows = c.query(
+                "WITH k AS (
+                   SELECT integration, event_type FROM cursors WHERE $1::text IS NULL OR integration = $1
+                   UNION SELECT integration, event_type FROM runs WHERE $1::text IS NULL OR integration = $1)
+                 SELECT r.id, k.integration, k.event_type, r.started_at, r.ended_at, r.events, r.pages, r.error,
+                        CASE WHEN $2 THEN c.cursor END, c.updated_at, s.ended_at,
+                        CASE WHEN $2 AND k.event_type = 'audit_users' THEN
+                          (SELECT count(*) FROM audit_users_seen a WHERE a.integration = k.integration) END
+                 FROM k
+                 LEFT JOIN cursors c ON c.integration = k.integration AND c.event_type = k.event_type
+                 LEFT JOIN LATERAL (SELECT * FROM runs WHERE integration = k.integration
+                   AND event_type = k.event_type ORDER BY id DESC LIMIT 1) r ON true
+                 LEFT JOIN LATERAL (SELECT ended_at FROM runs WHERE integration = k.integration
+                   AND event_type = k.event_type AND error IS NULL AND ended_at IS NOT NULL
+                   ORDER BY id DESC LIMIT 1) s ON true",
+                &[&only, &full],
+            )?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let Some(event_type) = EventType::parse(r.try_get::<_, &str>(2)?) else {
+                    continue;
+                };
+                let last_run = match r.try_get::<_, Option<i64>>(0)? {
+                    Some(_) => run_from_row(r)?,
+                    None => None,
+                };
+                out.push(StreamState {
+                    integration: r.try_get(1)?,
+                    event_type,
+                    cursor: r.try_get(8)?,
+                    cursor_updated_at: r.try_get(9)?,
+                    last_run,
+                    last_success_at: r.try_get(10)?,
+                    remembered_users: r.try_get::<_, Option<i64>>(11)?.map(to_u64),
+                });
+            }
+            Ok(out)
+        })?;
+        out.sort_by(|a, b| (&a.integration, a.event_type).cmp(&(&b.integration, b.event_type)));
+        Ok(out)
     }
 }
 

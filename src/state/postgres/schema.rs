@@ -78,6 +78,15 @@ const MIGRATIONS: &[&str] = &[
         name        TEXT NOT NULL UNIQUE,
         assigned_at BIGINT NOT NULL
     );",
+    // v3: the audit users recently emitted (user key → digest, first seen at), recognised when
+    // the next query's overlap returns them; kept here, not in the stream's checkpoint.
+    "CREATE TABLE audit_users_seen (
+        integration TEXT NOT NULL,
+        user_key    TEXT NOT NULL,
+        digest      TEXT NOT NULL,
+        seen_at     BIGINT NOT NULL,
+        PRIMARY KEY (integration, user_key)
+    );",
 ];
 
 /// Records that the API-managed integrations changed.

@@ -3,11 +3,12 @@
 //! needs no leases.
 
 use super::store::{Fence, Store, StoredIntegration};
-use super::{CachedToken, RunRecord, StateError, StreamState};
+use super::{CachedToken, RunRecord, Seen, SeenChanges, StateError, StreamState};
 use crate::record::EventType;
 use crate::support::clock::now_unix;
 use crate::support::secret::Secret;
 use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -203,7 +204,7 @@ impl Store for SqliteStore {
     }
 
     fn streams(&self, integration: Option<&str>) -> Result<Vec<StreamState>, StateError> {
-        runs::streams(&self.conn(), integration)
+        runs::streams(&self.conn(), integration, true)
     }
 
     fn managed(&self) -> Result<Vec<StoredIntegration>, StateError> {
@@ -275,4 +276,89 @@ impl Store for SqliteStore {
         self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
         Ok(())
     }
+
+    fn stream_runs(&self, integration: Option<&str>) -> Result<Vec<StreamState>, StateError> {
+        runs::streams(&self.conn(), integration, false)
+    }
+
+    fn seen(
+        &self,
+        integration: &str,
+        keys: &[String],
+    ) -> Result<HashMap<String, Seen>, StateError> {
+        let mut out = HashMap::with_capacity(keys.len());
+        if keys.is_empty() {
+            return Ok(out);
+        }
+        let marks = vec!["?"; keys.len()].join(", ");
+        let sql = format!(
+            "SELECT user_key, digest, seen_at FROM audit_users_seen WHERE integration = ? AND user_key IN ({marks})"
+        );
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&sql)?;
+        let params = std::iter::once(integration).chain(keys.iter().map(String::as_str));
+        let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                Seen {
+                    digest: r.get(1)?,
+                    at: r.get(2)?,
+                },
+            ))
+        })?;
+        for row in rows {
+            let (k, s) = row?;
+            out.insert(k, s);
+        }
+        Ok(out)
+    }
+
+    fn seen_count(&self, integration: &str) -> Result<u64, StateError> {
+        let n: i64 = self.conn().query_row(
+            "SELECT count(*) FROM audit_users_seen WHERE integration = ?1",
+            params![integration],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn commit_checkpoint(
+        &self,
+        integration: &str,
+        et: EventType,
+        cursor: &str,
+        changes: &SeenChanges,
+        _fence: Fence,
+    ) -> Result<(), StateError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut add = tx.prepare_cached(
+                "INSERT INTO audit_users_seen (integration, user_key, digest, seen_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (integration, user_key)
+                 DO UPDATE SET digest = excluded.digest, seen_at = excluded.seen_at",
+            )?;
+            for (key, seen) in changes.unique() {
+                add.execute(params![integration, key, seen.digest, seen.at])?;
+            }
+        }
+        if let Some(before) = changes.forget_before {
+            tx.execute(
+                "DELETE FROM audit_users_seen WHERE integration = ?1 AND seen_at < ?2",
+                params![integration, before],
+            )?;
+        }
+        tx.execute(
+            SAVE_CURSOR,
+            params![integration, et.as_str(), cursor, now_unix()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
 }
+
+/// Upsert a stream's cursor: `(integration, event type, cursor, updated_at)`.
+const SAVE_CURSOR: &str =
+    "INSERT INTO cursors (integration, event_type, cursor, updated_at) VALUES (?1, ?2, ?3, ?4)
+     ON CONFLICT (integration, event_type)
+     DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at";

@@ -58,6 +58,15 @@ pub(super) const MIGRATIONS: &[&str] = &[
         name        TEXT NOT NULL UNIQUE,
         assigned_at INTEGER NOT NULL
     );",
+    // v4: the audit users recently emitted (user key → digest, first seen at), recognised when
+    // the next query's overlap returns them; kept here, not in the stream's checkpoint.
+    "CREATE TABLE audit_users_seen (
+        integration TEXT NOT NULL,
+        user_key    TEXT NOT NULL,
+        digest      TEXT NOT NULL,
+        seen_at     INTEGER NOT NULL,
+        PRIMARY KEY (integration, user_key)
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.

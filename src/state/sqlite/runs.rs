@@ -94,10 +94,12 @@ pub(super) fn recent(
 }
 
 /// One entry per (integration, event type) with a cursor or a run, sorted by integration
-/// then event type; `Some(name)` restricts to one integration.
+/// then event type; `Some(name)` restricts to one integration. `full`: with the checkpoints and
+/// the count of remembered audit users (else only the runs, which is what readiness reads).
 pub(super) fn streams(
     conn: &Connection,
     integration: Option<&str>,
+    full: bool,
 ) -> Result<Vec<StreamState>, StateError> {
     let mut keys: Vec<(String, EventType)> = Vec::new();
     {
@@ -123,13 +125,21 @@ pub(super) fn streams(
              ORDER BY id DESC LIMIT 1"
     );
     for (name, et) in keys {
-        let cur: Option<(String, i64)> = conn
+        let cur: Option<(Option<String>, i64)> = conn
             .query_row(
-                "SELECT cursor, updated_at FROM cursors WHERE integration = ?1 AND event_type = ?2",
-                params![name, et.as_str()],
+                "SELECT CASE WHEN ?3 THEN cursor END, updated_at FROM cursors WHERE integration = ?1 AND event_type = ?2",
+                params![name, et.as_str(), full],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
+        let remembered_users = match (full, et) {
+            (true, EventType::AuditUsers) => Some(to_u64(conn.query_row(
+                "SELECT count(*) FROM audit_users_seen WHERE integration = ?1",
+                params![name],
+                |r| r.get(0),
+            )?)),
+            _ => None,
+        };
         let last_run = conn
             .query_row(&last_run_sql, params![name, et.as_str()], run_from_row)
             .optional()?
@@ -143,7 +153,7 @@ pub(super) fn streams(
             )
             .optional()?;
         let (cursor, cursor_updated_at) = match cur {
-            Some((c, t)) => (Some(c), Some(t)),
+            Some((c, t)) => (c, Some(t)),
             None => (None, None),
         };
         out.push(StreamState {
@@ -153,6 +163,7 @@ pub(super) fn streams(
             cursor_updated_at,
             last_run,
             last_success_at,
+            remembered_users,
         });
     }
     Ok(out)
