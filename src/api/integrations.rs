@@ -1,12 +1,13 @@
 //! The integration endpoints: list, describe, create, change, delete, and the actions
 //! (consent URL, forget the token, test, fetch now).
 
+use super::contract::Segment;
 use super::{error, find, resolve, Answer, Ctx, Fail};
 use crate::integrations::managed;
 use crate::integrations::{Integration, Origin};
 use crate::pipeline::scheduler::Control;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -58,7 +59,7 @@ pub(super) async fn list(State(ctx): State<Ctx>) -> Answer {
     Ok(Json(all).into_response())
 }
 
-pub(super) async fn one(State(ctx): State<Ctx>, Path(id): Path<String>) -> Answer {
+pub(super) async fn one(State(ctx): State<Ctx>, Segment(id): Segment) -> Answer {
     let i = find(&ctx, &id)?;
     Ok(Json(describe(&ctx, &i)).into_response())
 }
@@ -229,7 +230,7 @@ fn defined_in_file(name: &str) -> Fail {
     )
 }
 
-pub(super) async fn update(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) -> Answer {
+pub(super) async fn update(State(ctx): State<Ctx>, Segment(id): Segment, body: Bytes) -> Answer {
     let req = parse_request(&body)?;
     let _guard = ctx.writes.lock().await;
     let current = find(&ctx, &id)?;
@@ -258,7 +259,7 @@ pub(super) async fn update(State(ctx): State<Ctx>, Path(id): Path<String>, body:
 /// Delete an integration created through the API — or a stored one that is left out (its
 /// settings do not open, break the API's rules, or its name is now the file's: the file's
 /// integration of that name stays, it cannot be deleted here).
-pub(super) async fn remove(State(ctx): State<Ctx>, Path(id): Path<String>) -> Answer {
+pub(super) async fn remove(State(ctx): State<Ctx>, Segment(id): Segment) -> Answer {
     let _guard = ctx.writes.lock().await;
     let name = resolve(&ctx, &id)?;
     let registry = ctx.collector.registry();
@@ -286,12 +287,12 @@ pub(super) async fn remove(State(ctx): State<Ctx>, Path(id): Path<String>) -> An
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub(super) async fn consent_url(State(ctx): State<Ctx>, Path(id): Path<String>) -> Answer {
+pub(super) async fn consent_url(State(ctx): State<Ctx>, Segment(id): Segment) -> Answer {
     let i = find(&ctx, &id)?;
     Ok(Json(json!({"url": i.auth.consent_url(), "scopes": i.auth.scopes()})).into_response())
 }
 
-pub(super) async fn reset_token(State(ctx): State<Ctx>, Path(id): Path<String>) -> Answer {
+pub(super) async fn reset_token(State(ctx): State<Ctx>, Segment(id): Segment) -> Answer {
     let i = find(&ctx, &id)?;
     let had = i
         .auth
@@ -301,14 +302,14 @@ pub(super) async fn reset_token(State(ctx): State<Ctx>, Path(id): Path<String>) 
     Ok(Json(json!({"forgotten": had})).into_response())
 }
 
-pub(super) async fn test(State(ctx): State<Ctx>, Path(id): Path<String>) -> Answer {
+pub(super) async fn test(State(ctx): State<Ctx>, Segment(id): Segment) -> Answer {
     let i = find(&ctx, &id)?;
     let steps = crate::diagnose::test_integration(&i).await;
     let ok = steps.iter().all(|s| s.ok);
     Ok(Json(json!({"ok": ok, "steps": steps})).into_response())
 }
 
-pub(super) async fn fetch(State(ctx): State<Ctx>, Path(id): Path<String>) -> Answer {
+pub(super) async fn fetch(State(ctx): State<Ctx>, Segment(id): Segment) -> Answer {
     let i = find(&ctx, &id)?;
     if !i.config.is_active() {
         return Err(error(

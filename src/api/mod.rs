@@ -1,6 +1,7 @@
 //! The local HTTP API (`[api]`): health, readiness, Prometheus metrics, and the integrations.
 //!
-//! - Open: `GET /healthz`, `GET /readyz`, `GET /metrics`.
+//! - Open: `GET /openapi.json` (the contract, [`contract`]), `GET /healthz`, `GET /readyz`,
+//!   `GET /metrics`.
 //! - Everything else — `GET /integrations`, `GET /integrations/{id}`, `POST /integrations`,
 //!   `PATCH`/`DELETE /integrations/{id}`, the actions `POST /integrations/{id}/consent-url`,
 //!   `DELETE /integrations/{id}/token`, `POST /integrations/{id}/test`,
@@ -22,19 +23,21 @@ use crate::pipeline::Collector;
 use crate::support::secret::Secret;
 use crate::support::shutdown::Shutdown;
 use axum::extract::{Request, State};
+use axum::http::Method;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
+mod contract;
 mod integrations;
 use integrations::{consent_url, create, fetch, list, one, remove, reset_token, test, update};
 
 /// The paths that answer without a token.
-const OPEN_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+const OPEN_PATHS: [&str; 4] = ["/openapi.json", "/healthz", "/readyz", "/metrics"];
 
 #[derive(Clone)]
 struct Ctx {
@@ -77,18 +80,44 @@ pub async fn spawn(
     Ok(())
 }
 
+/// One route: its method, its path (as the OpenAPI document writes it), its handler.
+type Route = (Method, &'static str, MethodRouter<Ctx>);
+
+macro_rules! route {
+    ($method:ident $path:literal $handler:expr) => {
+        (Method::$method, $path, on(MethodFilter::$method, $handler))
+    };
+}
+
+/// Every route of the API. The router is built from this table alone, and a unit test
+/// (`contract::tests`) holds it equal to the operations of the OpenAPI document
+/// (src/api/openapi.json): a route cannot be added, or dropped, without the contract.
+fn routes() -> Vec<Route> {
+    vec![
+        route!(GET "/openapi.json" contract::document),
+        route!(GET "/healthz" || async { "ok\n" }),
+        route!(GET "/readyz" readyz),
+        route!(GET "/metrics" metrics),
+        route!(GET "/integrations" list),
+        route!(POST "/integrations" create),
+        route!(GET "/integrations/{id}" one),
+        route!(PATCH "/integrations/{id}" update),
+        route!(DELETE "/integrations/{id}" remove),
+        route!(POST "/integrations/{id}/consent-url" consent_url),
+        route!(DELETE "/integrations/{id}/token" reset_token),
+        route!(POST "/integrations/{id}/test" test),
+        route!(POST "/integrations/{id}/fetch" fetch),
+    ]
+}
+
 fn router(ctx: Ctx) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/integrations", get(list).post(create))
-        .route("/integrations/{id}", get(one).patch(update).delete(remove))
-        .route("/integrations/{id}/consent-url", post(consent_url))
-        .route("/integrations/{id}/token", delete(reset_token))
-        .route("/integrations/{id}/test", post(test))
-        .route("/integrations/{id}/fetch", post(fetch))
-        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such path") })
+    // Two methods on one path merge into one method router (axum's `route` merges them).
+    let app = routes()
+        .into_iter()
+        .fold(Router::new(), |app, (_, path, handler)| {
+            app.route(path, handler)
+        });
+    app.fallback(|| async { error(StatusCode::NOT_FOUND, "no such path") })
         // Around every route and the fallback: an unknown path or method is no way around it.
         .layer(axum::middleware::from_fn_with_state(ctx.clone(), gate))
         .with_state(ctx)
@@ -145,8 +174,8 @@ fn authorise(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Fail> {
     if ctx.token.is_none() {
         return Err(error(
             StatusCode::FORBIDDEN,
-            "set api.token_file to use this endpoint: without a token only /healthz, /readyz \
-             and /metrics answer",
+            "set api.token_file to use this endpoint: without a token only /openapi.json, \
+             /healthz, /readyz and /metrics answer",
         ));
     }
     if bearer_ok(ctx, headers) {

@@ -244,6 +244,7 @@ fn integration(c: &Ctx, k: &str, i: &IntegrationConfig) -> Check {
             "must not be longer than retry.max",
         )?;
     }
+    durations_in_range(c, k, i)?;
 
     if let Err(e) = key::load(i.key_source()) {
         let which = if i.private_key_file.is_some() {
@@ -363,6 +364,65 @@ fn sink_rules(c: &Ctx, k: &str, sink: &SinkConfig) -> Check {
             Ok(())
         }
     }
+}
+
+/// Upper bounds for an integration's durations. Far beyond any sensible setting, they keep a
+/// value that parses (humantime reads up to u64::MAX seconds) from overflowing the clock
+/// arithmetic it feeds (`Instant + spacing` panicked for `min_spacing = "18000000000000000000s"`,
+/// found by fuzzing the local API).
+fn durations_in_range(c: &Ctx, k: &str, i: &IntegrationConfig) -> Check {
+    const DAY: u64 = 24 * 3600;
+    let lookback = |s: &super::StartFrom| match s {
+        super::StartFrom::Lookback(d) => *d,
+        super::StartFrom::At(_) => Duration::ZERO,
+    };
+    let limits = [
+        (
+            "customer_events.interval",
+            i.customer_events.interval.0,
+            30 * DAY,
+            "30d",
+        ),
+        (
+            "audit_users.interval",
+            i.audit_users.interval.0,
+            30 * DAY,
+            "30d",
+        ),
+        (
+            "customer_events.start_from",
+            lookback(&i.customer_events.start_from),
+            3650 * DAY,
+            "3650d",
+        ),
+        (
+            "audit_users.start_from",
+            lookback(&i.audit_users.start_from),
+            3650 * DAY,
+            "3650d",
+        ),
+        ("http.timeout", i.http.timeout.0, DAY, "1d"),
+        (
+            "rate_limit.min_spacing",
+            i.rate_limit.min_spacing.0,
+            DAY,
+            "1d",
+        ),
+        ("retry.initial", i.retry.initial.0, DAY, "1d"),
+        ("retry.max", i.retry.max.0, DAY, "1d"),
+    ];
+    for (key, d, max, text) in limits {
+        if d > Duration::from_secs(max) {
+            c.fail(
+                format!("{k}.{key}"),
+                format!(
+                    "{} is too long: use at most {text}",
+                    humantime::format_duration(d)
+                ),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn at_least_1s(c: &Ctx, key: &str, d: HumanDuration) -> Check {

@@ -225,6 +225,38 @@ mod tests {
     }
 
     #[test]
+    fn a_duration_too_long_for_the_clock_is_refused_by_key() {
+        // humantime reads it; `Instant + min_spacing` would overflow (a panic in every call).
+        for (field, value) in [
+            ("rateLimit", json!({"minSpacing": "18000000000000000000s"})),
+            (
+                "customerEvents",
+                json!({"interval": "18000000000000000000s"}),
+            ),
+            (
+                "customerEvents",
+                json!({"startFrom": "18000000000000000000s"}),
+            ),
+            ("retry", json!({"initial": "2d", "max": "2d"})),
+            ("http", json!({"timeout": "18000000000000000000s"})),
+        ] {
+            let mut r = request();
+            r[field] = value;
+            let s = merge_settings(&Map::new(), "acme", None, Some(&r)).unwrap();
+            let e = to_config(&s, &[], &ApiPolicy::default()).unwrap_err();
+            assert!(
+                e.starts_with("data.") && e.contains("too long"),
+                "{field}: {e}"
+            );
+        }
+        let mut r = request();
+        r["rateLimit"] = json!({"minSpacing": "1d"});
+        r["customerEvents"]["interval"] = json!("30d");
+        let s = merge_settings(&Map::new(), "acme", None, Some(&r)).unwrap();
+        assert!(to_config(&s, &[], &ApiPolicy::default()).is_ok());
+    }
+
+    #[test]
     fn patching_merges_and_nulls_remove() {
         let s = merge_settings(&Map::new(), "acme", None, Some(&request())).unwrap();
         let p = merge_settings(
