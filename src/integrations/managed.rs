@@ -250,8 +250,9 @@ mod tests {
             );
         }
         let mut r = request();
-        r["rateLimit"] = json!({"minSpacing": "1d"});
-        r["customerEvents"]["interval"] = json!("30d");
+        r["rateLimit"] = json!({"minSpacing": "1h"});
+        r["customerEvents"]["interval"] = json!("7d");
+        r["http"] = json!({"timeout": "1d"});
         let s = merge_settings(&Map::new(), "acme", None, Some(&r)).unwrap();
         assert!(to_config(&s, &[], &ApiPolicy::default()).is_ok());
     }
