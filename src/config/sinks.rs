@@ -1,7 +1,7 @@
 //! `[[sinks]]` tables: the tagged enum of the sink kinds, and the rules of every sink. Each
 //! kind's table, its own rules, its derived name and its build are in its folder
 //! (`sinks/<kind>/config.rs`, the kind's `sinks::Component`); this file only dispatches to them.
-//! To add a sink, one arm in the enum, in [`SinkConfig::kind`] and in [`SinkConfig::parse`].
+//! To add a sink: its line in `sink_kinds!` below (and its folder under `sinks/`).
 
 use super::ConfigError;
 use crate::sinks::{Component, Sink, SinkError, WrittenFile};
@@ -13,47 +13,55 @@ pub use crate::sinks::file::FileSinkConfig;
 pub use crate::sinks::http::{url_without_secrets, HttpSinkConfig, HttpSinkFormat};
 pub use crate::sinks::stdout::StdoutSinkConfig;
 
-/// One `[[sinks]]` table, by its `type`. `load.rs` reads each table with [`SinkConfig::parse`]
-/// (serde's internally tagged enums lose the key paths of errors); the derive keeps the enum
-/// readable from TOML text in tests.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum SinkConfig {
-    Stdout(StdoutSinkConfig),
-    File(FileSinkConfig),
-    Http(HttpSinkConfig),
+/// Declares [`SinkConfig`] from one line per kind (`Variant("type", its config type)`) and
+/// derives from that list everything that names the kinds: the enum, [`SinkConfig::KINDS`],
+/// [`SinkConfig::kind`] and [`SinkConfig::parse`]. So adding a sink here is one line.
+macro_rules! sink_kinds {
+    ($($variant:ident($kind:literal, $config:ty)),+ $(,)?) => {
+        /// One `[[sinks]]` table, by its `type`. `load.rs` reads each table with
+        /// [`SinkConfig::parse`] (serde's internally tagged enums lose the key paths of
+        /// errors); the derive keeps the enum readable from TOML text in tests.
+        #[derive(Debug, Clone, serde::Deserialize)]
+        #[serde(tag = "type")]
+        pub enum SinkConfig {
+            $(#[serde(rename = $kind)] $variant($config),)+
+        }
+
+        impl SinkConfig {
+            /// Every `type`, in the order messages list them.
+            pub const KINDS: &'static [&'static str] = &[$($kind),+];
+
+            /// The kind's component: everything else dispatches through it.
+            pub fn kind(&self) -> &dyn Component {
+                match self {
+                    $(SinkConfig::$variant(s) => s,)+
+                }
+            }
+
+            /// The table of `type = kind` (its `type` key taken out), read by `typed` (which
+            /// names the key path of any error under `prefix`); `None` for an unknown kind.
+            pub(super) fn parse(
+                kind: &str,
+                table: toml::Value,
+                file: &str,
+                prefix: &str,
+            ) -> Option<Result<SinkConfig, ConfigError>> {
+                match kind {
+                    $($kind => Some(super::load::typed(table, file, prefix).map(SinkConfig::$variant)),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+sink_kinds! {
+    Stdout("stdout", StdoutSinkConfig),
+    File("file", FileSinkConfig),
+    Http("http", HttpSinkConfig),
 }
 
 impl SinkConfig {
-    /// Every `type`, in the order messages list them.
-    pub const KINDS: &'static [&'static str] = &["stdout", "file", "http"];
-
-    /// The kind's component: everything else dispatches through it.
-    pub fn kind(&self) -> &dyn Component {
-        match self {
-            SinkConfig::Stdout(s) => s,
-            SinkConfig::File(s) => s,
-            SinkConfig::Http(s) => s,
-        }
-    }
-
-    /// The table of `type = kind` (its `type` key taken out), read by `typed` (which names the
-    /// key path of any error under `prefix`); `None` for an unknown kind.
-    pub(super) fn parse(
-        kind: &str,
-        table: toml::Value,
-        file: &str,
-        prefix: &str,
-    ) -> Option<Result<SinkConfig, ConfigError>> {
-        use super::load::typed;
-        Some(match kind {
-            "stdout" => typed(table, file, prefix).map(SinkConfig::Stdout),
-            "file" => typed(table, file, prefix).map(SinkConfig::File),
-            "http" => typed(table, file, prefix).map(SinkConfig::Http),
-            _ => return None,
-        })
-    }
-
     /// [`SinkConfig::KINDS`] for a message: `"stdout", "file" or "http"`.
     pub fn kinds_list() -> String {
         let quoted: Vec<String> = Self::KINDS.iter().map(|k| format!("{k:?}")).collect();

@@ -8,8 +8,8 @@
 //! uses `support`, `record` and `telemetry` only.
 //!
 //! To add a sink: a folder `<kind>/` (its config type implementing [`Component`], its
-//! [`Sink`]), `pub mod <kind>;` here, and one arm in `config::SinkConfig` (the enum, its `kind`
-//! and `parse`, in `config/sinks.rs`).
+//! [`Sink`]), `pub mod <kind>;` here, and its line in `sink_kinds!` (`config/sinks.rs`), which
+//! declares the `config::SinkConfig` enum.
 
 use crate::record::Batch;
 use crate::support::checks::Checked;
