@@ -169,7 +169,7 @@ pub async fn reload(
 /// batches), the others are built.
 fn rebuild_sinks(current: &Config, old: &Sinks, new: &Config) -> Result<Sinks, String> {
     if new.sinks.is_empty() {
-        return sinks::build(&[]).map_err(|e| e.to_string());
+        return sinks::build::<SinkConfig>(&[]).map_err(|e| e.to_string());
     }
     let mut out = Vec::with_capacity(new.sinks.len());
     for c in &new.sinks {

@@ -3,7 +3,6 @@
 
 use super::{HumanDuration, StartFrom};
 use crate::record::EventType;
-use crate::support::http_client::Proxy;
 use crate::support::secret::Secret;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -296,33 +295,9 @@ pub struct Endpoints {
     pub admin: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpConfig {
-    #[serde(default = "default_timeout")]
-    pub timeout: HumanDuration,
-    #[serde(default)]
-    pub proxy: Proxy,
-    #[serde(default)]
-    pub insecure: bool,
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            timeout: default_timeout(),
-            proxy: Proxy::System,
-            insecure: false,
-            ca_file: None,
-        }
-    }
-}
-
-pub(super) fn default_timeout() -> HumanDuration {
-    HumanDuration(Duration::from_secs(30))
-}
+/// `[integrations.http]`: the client settings every HTTP client takes (the HTTP sink writes the
+/// same keys flat in its table).
+pub type HttpConfig = crate::support::http_client::ClientSettings;
 
 impl IntegrationConfig {
     /// Where this integration's private key comes from.

@@ -1,7 +1,7 @@
 //! Reading a TOML file into a value tree, and deserializing the merged tree with the full key
 //! path in every error.
 
-use super::{Config, ConfigError, FileSinkConfig, HttpSinkConfig, SinkConfig, StdoutSinkConfig};
+use super::{Config, ConfigError, SinkConfig};
 use serde::de::DeserializeOwned;
 use std::path::Path;
 use toml::{Table, Value};
@@ -103,33 +103,32 @@ pub(super) fn deserialize(mut tree: Table, file: &str) -> Result<Config, ConfigE
                 return Err(error(
                     file,
                     format!("{prefix}.type"),
-                    "is missing: set type = \"stdout\", \"file\" or \"http\"",
+                    format!("is missing: set type = {}", SinkConfig::kinds_list()),
                 ))
             }
             Some(_) => String::new(),
         };
-        let sink = match kind.as_str() {
-            "stdout" => {
-                SinkConfig::Stdout(typed::<StdoutSinkConfig>(Value::Table(t), file, &prefix)?)
-            }
-            "file" => SinkConfig::File(typed::<FileSinkConfig>(Value::Table(t), file, &prefix)?),
-            "http" => SinkConfig::Http(typed::<HttpSinkConfig>(Value::Table(t), file, &prefix)?),
-            other => {
-                return Err(error(
-                    file,
-                    format!("{prefix}.type"),
-                    format!(
-                        "unknown sink type {other:?}: expected \"stdout\", \"file\" or \"http\""
-                    ),
-                ))
-            }
+        let Some(sink) = SinkConfig::parse(&kind, Value::Table(t), file, &prefix) else {
+            return Err(error(
+                file,
+                format!("{prefix}.type"),
+                format!(
+                    "unknown sink type {kind:?}: expected {}",
+                    SinkConfig::kinds_list()
+                ),
+            ));
         };
+        let sink = sink?;
         cfg.sinks.push(sink);
     }
     Ok(cfg)
 }
 
-fn typed<T: DeserializeOwned>(value: Value, file: &str, prefix: &str) -> Result<T, ConfigError> {
+pub(super) fn typed<T: DeserializeOwned>(
+    value: Value,
+    file: &str,
+    prefix: &str,
+) -> Result<T, ConfigError> {
     serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
         let inner = e.path().to_string();
         let mut key = match (prefix.is_empty(), inner.as_str()) {

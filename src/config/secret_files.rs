@@ -1,6 +1,7 @@
 //! Every key and token file the configuration names (the start-up check of their modes).
 
-use super::{Config, SinkConfig};
+use super::Config;
+use crate::sinks::Component;
 use std::path::PathBuf;
 
 impl Config {
@@ -29,8 +30,8 @@ impl Config {
             }
         }
         for (i, sink) in self.sinks.iter().enumerate() {
-            if let SinkConfig::Http(h) = sink {
-                add(format!("sinks[{i}].token_file"), &h.token_file);
+            for (key, p) in sink.secret_files() {
+                add(format!("sinks[{i}].{key}"), &Some(p.to_path_buf()));
             }
         }
         add("state_password_file".into(), &self.state_password_file);

@@ -1,7 +1,9 @@
 //! Rules a deserialized configuration must satisfy; each failure names its key.
 
-use super::{Config, ConfigError, HumanDuration, IntegrationConfig, MonitorApi, Proxy, SinkConfig};
+use super::{Config, ConfigError, HumanDuration, IntegrationConfig, MonitorApi};
 use crate::record::EventType;
+use crate::sinks::Component;
+use crate::support::checks::{self, Checked};
 use crate::support::key::{self, KeyError};
 use std::collections::HashSet;
 use std::path::Path;
@@ -19,6 +21,15 @@ impl Ctx<'_> {
             file: self.file.to_string(),
             key: key.into(),
             message: message.into(),
+        })
+    }
+
+    /// A rule's failure (its key already the full path) in this file.
+    fn check(&self, checked: Checked) -> Check {
+        checked.map_err(|e| ConfigError {
+            file: self.file.to_string(),
+            key: e.key,
+            message: e.message,
         })
     }
 }
@@ -55,28 +66,7 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Check {
             )?;
         }
     }
-    for (i, sink) in cfg.sinks.iter().enumerate() {
-        let k = format!("sinks[{i}]");
-        let name = match sink {
-            SinkConfig::Stdout(s) => s.name.as_deref(),
-            SinkConfig::File(s) => s.name.as_deref(),
-            SinkConfig::Http(s) => s.name.as_deref(),
-        };
-        if let Some(n) = name {
-            if n.trim().is_empty() {
-                c.fail(format!("{k}.name"), "must not be empty (or leave it out)")?;
-            }
-            // It goes into every log line, error and metrics label of the sink.
-            if n.chars().count() > 200 || n.chars().any(char::is_control) {
-                c.fail(
-                    format!("{k}.name"),
-                    "must be at most 200 characters, without control characters",
-                )?;
-            }
-        }
-        sink_rules(&c, &k, sink)?;
-    }
-    sink_identities(&c, &cfg.sinks)?;
+    c.check(super::sinks::check(&cfg.sinks))?;
     Ok(())
 }
 
@@ -104,15 +94,8 @@ fn paths(c: &Ctx, cfg: &Config) -> Check {
         keys.push((format!("{k}.http.ca_file"), opt(&integ.http.ca_file)));
     }
     for (i, sink) in cfg.sinks.iter().enumerate() {
-        let k = format!("sinks[{i}]");
-        match sink {
-            SinkConfig::Stdout(_) => {}
-            SinkConfig::File(f) => keys.push((format!("{k}.path"), Some(f.path.as_path()))),
-            SinkConfig::Http(h) => {
-                keys.push((format!("{k}.token_file"), opt(&h.token_file)));
-                keys.push((format!("{k}.ca_file"), opt(&h.ca_file)));
-                keys.push((format!("{k}.dead_letter_path"), opt(&h.dead_letter_path)));
-            }
+        for (key, path) in sink.path_keys() {
+            keys.push((format!("sinks[{i}].{key}"), Some(path)));
         }
     }
     for (key, path) in keys {
@@ -217,7 +200,8 @@ fn integration(c: &Ctx, k: &str, i: &IntegrationConfig) -> Check {
             ),
         )?;
     }
-    at_least_1s(c, &format!("{k}.http.timeout"), i.http.timeout)?;
+    // The client settings' one set of rules (the HTTP sink's are checked by the same).
+    c.check(i.http.validate().map_err(|e| e.under(&format!("{k}.http"))))?;
     longest_waits(c, k, i)?;
     let rl = &i.rate_limit;
     if !(1..=1_000_000).contains(&rl.per_hour) {
@@ -292,78 +276,7 @@ fn integration(c: &Ctx, k: &str, i: &IntegrationConfig) -> Check {
             http_url(c, &format!("{k}.endpoints.{name}"), u)?;
         }
     }
-    proxy(c, &format!("{k}.http.proxy"), &i.http.proxy)?;
-    if let Some(p) = &i.http.ca_file {
-        ca_file(c, &format!("{k}.http.ca_file"), p)?;
-    }
     Ok(())
-}
-
-fn sink_rules(c: &Ctx, k: &str, sink: &SinkConfig) -> Check {
-    match sink {
-        SinkConfig::Stdout(_) => Ok(()),
-        SinkConfig::File(f) => {
-            if f.path.as_os_str().is_empty() {
-                c.fail(format!("{k}.path"), "must not be empty: the JSONL file to write, e.g. \"/var/log/docusign-collector/events.jsonl\"")?;
-            }
-            if f.max_bytes < 1024 {
-                c.fail(
-                    format!("{k}.max_bytes"),
-                    format!("{} is too small: use at least 1024 (bytes)", f.max_bytes),
-                )?;
-            }
-            if f.max_files < 1 {
-                c.fail(format!("{k}.max_files"), "must be at least 1")?;
-            }
-            Ok(())
-        }
-        SinkConfig::Http(h) => {
-            http_url(c, &format!("{k}.url"), &h.url)?;
-            if h.batch_max_events < 1 {
-                c.fail(format!("{k}.batch_max_events"), "must be at least 1")?;
-            }
-            if h.batch_max_bytes < 1024 {
-                c.fail(
-                    format!("{k}.batch_max_bytes"),
-                    format!(
-                        "{} is too small: use at least 1024 (bytes)",
-                        h.batch_max_bytes
-                    ),
-                )?;
-            }
-            at_least_1s(c, &format!("{k}.timeout"), h.timeout)?;
-            if let Some(p) = &h.token_file {
-                non_empty_file(c, &format!("{k}.token_file"), p)?;
-            }
-            if let Some(p) = &h.ca_file {
-                ca_file(c, &format!("{k}.ca_file"), p)?;
-            }
-            proxy(c, &format!("{k}.proxy"), &h.proxy)?;
-            for (name, value) in &h.headers {
-                if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                    c.fail(
-                        format!("{k}.headers"),
-                        format!("{name:?} is not a valid HTTP header name"),
-                    )?;
-                }
-                if reqwest::header::HeaderValue::from_str(value).is_err() {
-                    c.fail(
-                        format!("{k}.headers.{name}"),
-                        "is not a valid HTTP header value (control characters?)",
-                    )?;
-                }
-            }
-            if let Some(p) = &h.dead_letter_path {
-                if p.as_os_str().is_empty() {
-                    c.fail(
-                        format!("{k}.dead_letter_path"),
-                        "must not be empty (or leave it out)",
-                    )?;
-                }
-            }
-            Ok(())
-        }
-    }
 }
 
 /// Upper bounds for an integration's durations. Far beyond any sensible setting, they keep a
@@ -408,16 +321,7 @@ fn durations_in_range(c: &Ctx, k: &str, i: &IntegrationConfig) -> Check {
 }
 
 fn at_least_1s(c: &Ctx, key: &str, d: HumanDuration) -> Check {
-    if d.0.as_secs() < 1 {
-        return c.fail(
-            key,
-            format!(
-                "{} is too short: use at least 1s (e.g. \"60s\", \"5m\")",
-                humantime::format_duration(d.0)
-            ),
-        );
-    }
-    Ok(())
+    c.check(checks::at_least_1s(key, d))
 }
 
 /// `account_id` and `organization_id` go into URL paths (percent-encoded, one segment each): `.`
@@ -438,61 +342,15 @@ fn path_ids(c: &Ctx, k: &str, i: &IntegrationConfig) -> Check {
 }
 
 fn http_url(c: &Ctx, key: &str, value: &str) -> Check {
-    match url::Url::parse(value.trim()) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
-        Ok(u) => c.fail(key, format!("{value:?} is not an http(s) URL (scheme {:?}): write it like \"https://host/path\"", u.scheme())),
-        Err(e) => c.fail(key, format!("{value:?} is not a valid absolute URL ({e}): write it like \"https://host/path\"")),
-    }
-}
-
-fn proxy(c: &Ctx, key: &str, p: &Proxy) -> Check {
-    if let Proxy::Url(u) = p {
-        if let Err(e) = url::Url::parse(u) {
-            return c.fail(
-                key,
-                format!(
-                    "{u:?} is not a valid proxy URL ({e}): write it like \"http://proxy:3128\""
-                ),
-            );
-        }
-    }
-    Ok(())
-}
-
-fn read(c: &Ctx, key: &str, path: &Path) -> Result<Vec<u8>, ConfigError> {
-    crate::support::credentials::read(path).map_err(|message| ConfigError {
-        file: c.file.to_string(),
-        key: key.to_string(),
-        message,
-    })
+    c.check(checks::http_url(key, value))
 }
 
 fn non_empty_file(c: &Ctx, key: &str, path: &Path) -> Check {
-    let bytes = read(c, key, path)?;
-    if String::from_utf8_lossy(&bytes).trim().is_empty() {
-        c.fail(
-            key,
-            format!("{} is empty: put the token in it", path.display()),
-        )?;
-    }
-    Ok(())
+    c.check(checks::non_empty_file(key, path))
 }
 
 fn ca_file(c: &Ctx, key: &str, path: &Path) -> Check {
-    let bytes = read(c, key, path)?;
-    let text = String::from_utf8_lossy(&bytes);
-    let ok = text.contains("-----BEGIN CERTIFICATE-----")
-        && reqwest::Certificate::from_pem_bundle(&bytes).is_ok_and(|v| !v.is_empty());
-    if !ok {
-        c.fail(
-            key,
-            format!(
-                "{} holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\")",
-                path.display()
-            ),
-        )?;
-    }
-    Ok(())
+    c.check(checks::ca_file(key, path))
 }
 
 /// `state_url`, its password and CA files, and `[cluster]`.
@@ -544,67 +402,6 @@ fn shared_state(c: &Ctx<'_>, cfg: &Config) -> Check {
                 )?;
             }
         }
-    }
-    Ok(())
-}
-
-/// Every sink has its own effective name (it keys the sink's acceptance records, its metrics and
-/// its log lines) and its own file: two file sinks on one path, or a dead-letter file that is a
-/// file sink's, would cut and rotate each other's lines.
-fn sink_identities(c: &Ctx, sinks: &[SinkConfig]) -> Check {
-    use super::sinks::normalised_path;
-    let mut names: Vec<String> = Vec::with_capacity(sinks.len());
-    // Every file a sink writes, normalised: (path, sink index, what the sink uses it for).
-    let mut files: Vec<(std::path::PathBuf, usize, &str, u32)> = Vec::new();
-    for (i, sink) in sinks.iter().enumerate() {
-        let name = sink.effective_name();
-        if let Some(j) = names.iter().position(|n| *n == name) {
-            let given = match sink {
-                SinkConfig::Stdout(s) => s.name.is_some(),
-                SinkConfig::File(s) => s.name.is_some(),
-                SinkConfig::Http(s) => s.name.is_some(),
-            };
-            let what = if given { "name" } else { "effective name" };
-            c.fail(
-                format!("sinks[{i}].name"),
-                format!("the {what} {name:?} is also sinks[{j}]'s: give each sink its own name"),
-            )?;
-        }
-        names.push(name);
-        let (path, key, rotated) = match sink {
-            SinkConfig::File(f) => (&f.path, "path", f.max_files),
-            SinkConfig::Http(h) => match &h.dead_letter_path {
-                Some(p) => (p, "dead_letter_path", 0),
-                None => continue,
-            },
-            SinkConfig::Stdout(_) => continue,
-        };
-        let norm = normalised_path(path);
-        for (other, j, other_key, other_rotated) in &files {
-            // Two dead-letter files on one path are fine: each batch is appended whole.
-            let same = *other == norm && (key == "path" || *other_key == "path");
-            // A file sink's rotated files (`path.1` … `path.N`) are its own too.
-            let is_rotation = |a: &std::path::Path, n: u32, b: &std::path::Path| {
-                (1..=n).any(|k| {
-                    let mut r = a.as_os_str().to_owned();
-                    r.push(format!(".{k}"));
-                    std::path::Path::new(&r) == b
-                })
-            };
-            let rotation =
-                is_rotation(other, *other_rotated, &norm) || is_rotation(&norm, rotated, other);
-            if same || rotation {
-                c.fail(
-                    format!("sinks[{i}].{key}"),
-                    format!(
-                        "{} is also sinks[{j}]'s {other_key}{}: two sinks writing one file cut and rotate each other's lines; give each its own file",
-                        path.display(),
-                        if same { "" } else { " (or one of its rotated files)" },
-                    ),
-                )?;
-            }
-        }
-        files.push((norm, i, key, rotated));
     }
     Ok(())
 }

@@ -117,12 +117,7 @@ impl Default for RetryPolicy {
 /// The reqwest client for an integration's `[http]` settings, shared with every integration
 /// that has the same settings.
 pub fn build_http(cfg: &HttpConfig) -> Result<reqwest::Client, String> {
-    shared_client(
-        cfg.timeout.0,
-        &cfg.proxy,
-        cfg.insecure,
-        cfg.ca_file.as_deref(),
-    )
+    shared_client(cfg)
 }
 
 /// Outcome of one attempt, before retries.

@@ -1,9 +1,20 @@
 //! Sinks: where records go. A sink's `deliver` returns only once the batch is durable there
 //! (written and fsynced for files, flushed for stdout, acknowledged for HTTP).
+//!
+//! Each kind is a component in its own folder, Vector's way: `<kind>/config.rs` holds its
+//! `[[sinks]]` table's type and that type's [`Component`] (its rules, its name, its build), the
+//! rest of the folder the [`Sink`] it builds. `config::SinkConfig` is the tagged enum of the
+//! kinds, and `config` the only caller of a kind's rules. This module sits below `config`: it
+//! uses `support`, `record` and `telemetry` only.
+//!
+//! To add a sink: a folder `<kind>/` (its config type implementing [`Component`], its
+//! [`Sink`]), `pub mod <kind>;` here, and its line in `sink_kinds!` (`config/sinks.rs`), which
+//! declares the `config::SinkConfig` enum.
 
-use crate::config::SinkConfig;
 use crate::record::Batch;
+use crate::support::checks::Checked;
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -13,6 +24,58 @@ pub mod stdout;
 
 pub use file::FileSink;
 pub use stdout::StdoutSink;
+
+/// One kind of sink as configured: what `config` needs of it, so that no rule of a kind lives
+/// outside its folder. Keys in a [`Checked`] failure are relative to the sink's table
+/// (`token_file`, `headers.X-Source`); `config` puts them under `sinks[i]`.
+pub trait Component {
+    /// Its `name` key, when given.
+    fn given_name(&self) -> Option<&str>;
+    /// Its name when no `name` is given, derived from what it writes to (`stdout`,
+    /// `file:<path>`, `http:<url>`): never a credential, since the name is logged.
+    fn derived_name(&self) -> String;
+    /// The sink's name in logs, metrics labels, errors and its acceptance records: its `name`,
+    /// else the derived one. The one place a sink's name is computed: [`Component::build`] and
+    /// validation both call it, and validation refuses two sinks with one name (they would
+    /// share acceptance records).
+    fn name(&self) -> String {
+        match self.given_name() {
+            Some(n) => n.to_string(),
+            None => self.derived_name(),
+        }
+    }
+    /// Its own rules (the rules of every sink, its name's and two sinks' identity, are
+    /// `config`'s). Files are read here (token, CA), never written.
+    fn validate(&self) -> Checked;
+    /// Every key that names a file, with the path, in the order of the table: a value that is
+    /// really the file's content (a pasted PEM) is refused without being echoed.
+    fn path_keys(&self) -> Vec<(&'static str, &Path)> {
+        Vec::new()
+    }
+    /// The keys naming a file that holds a secret (their modes are checked at start-up).
+    fn secret_files(&self) -> Vec<(&'static str, &Path)> {
+        Vec::new()
+    }
+    /// The files it writes, for the rule that no two sinks write one file.
+    fn written_files(&self) -> Vec<WrittenFile<'_>> {
+        Vec::new()
+    }
+    /// The sink, under [`Component::name`]. Opens what it writes to (a file sink's file), so an
+    /// unusable destination is a start-up error.
+    fn build(&self) -> Result<Arc<dyn Sink>, SinkError>;
+}
+
+/// A file a sink writes.
+pub struct WrittenFile<'a> {
+    /// The key that names it (`path`, `dead_letter_path`).
+    pub key: &'static str,
+    pub path: &'a Path,
+    /// How many rotated files (`path.1` … `path.N`) are its too.
+    pub rotated: u32,
+    /// Whether another sink may append to it as well: batches appended whole (dead-letter
+    /// files) do not cut each other's lines, but a sink that rotates its file owns it.
+    pub shared: bool,
+}
 
 /// The future returned by [`Sink::deliver`].
 pub type DeliverFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SinkError>> + Send + 'a>>;
@@ -102,7 +165,6 @@ impl SwappableSinks {
     }
 }
 
-/// Build the configured sinks; no configuration means one stdout sink.
 /// `sink` under another name: a reload that renames a file sink keeps its open file (a second
 /// handle on one path could cut a line) but reports, and keeps acceptances, under the new name.
 pub fn renamed(sink: Arc<dyn Sink>, name: String) -> Arc<dyn Sink> {
@@ -127,31 +189,21 @@ impl Sink for Renamed {
     }
 }
 
-pub fn build(configs: &[SinkConfig]) -> Result<Sinks, SinkError> {
+/// Build the configured sinks (`config::SinkConfig`s); no configuration means one stdout sink.
+pub fn build<C: Component>(configs: &[C]) -> Result<Sinks, SinkError> {
     if configs.is_empty() {
         return Ok(Sinks::one(Arc::new(StdoutSink::new("stdout"))));
     }
-    let mut sinks: Vec<Arc<dyn Sink>> = Vec::with_capacity(configs.len());
-    for c in configs {
-        let name = c.effective_name();
-        match c {
-            SinkConfig::Stdout(_) => sinks.push(Arc::new(StdoutSink::new(name))),
-            SinkConfig::File(f) => sinks.push(Arc::new(FileSink::open(
-                name,
-                &f.path,
-                f.max_bytes,
-                f.max_files,
-            )?)),
-            SinkConfig::Http(h) => sinks.push(Arc::new(http::HttpSink::new(name, h)?)),
-        }
-    }
+    let sinks = configs
+        .iter()
+        .map(Component::build)
+        .collect::<Result<Vec<_>, _>>()?;
     Sinks::new(sinks)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{FileSinkConfig, StdoutSinkConfig};
 
     #[test]
     fn a_renamed_sink_answers_to_its_new_name_only() {
@@ -163,76 +215,8 @@ mod tests {
 
     #[test]
     fn empty_config_means_stdout() {
-        let sinks = build(&[]).unwrap();
+        let sinks = build::<stdout::StdoutSinkConfig>(&[]).unwrap();
         assert_eq!(sinks.len(), 1);
         assert_eq!(sinks.as_slice()[0].name(), "stdout");
-    }
-
-    #[test]
-    fn names_default_and_configured() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("logs/events.jsonl");
-        let sinks = build(&[
-            SinkConfig::Stdout(StdoutSinkConfig::default()),
-            SinkConfig::Stdout(StdoutSinkConfig {
-                name: Some("console".into()),
-            }),
-            SinkConfig::File(FileSinkConfig {
-                name: None,
-                path: path.clone(),
-                max_bytes: 100,
-                max_files: 2,
-            }),
-        ])
-        .unwrap();
-        let names: Vec<&str> = sinks.as_slice().iter().map(|s| s.name()).collect();
-        assert_eq!(
-            names,
-            vec!["stdout", "console", &format!("file:{}", path.display())]
-        );
-        assert!(path.exists(), "file opened at build time");
-    }
-
-    #[test]
-    fn http_sink_is_built_and_named() {
-        let cfg: SinkConfig =
-            toml::from_str("type = \"http\"\nurl = \"https://siem.example.com/in\"").unwrap();
-        let sinks = build(&[cfg]).unwrap();
-        assert_eq!(
-            sinks.as_slice()[0].name(),
-            "http:https://siem.example.com/in"
-        );
-    }
-
-    #[test]
-    fn two_sinks_with_one_name_are_refused() {
-        let cfg: SinkConfig = toml::from_str("type = \"http\"\nurl = \"https://x/in\"").unwrap();
-        match build(&[cfg.clone(), cfg]) {
-            Err(SinkError::Config { sink, message }) => {
-                assert_eq!(sink, "http:https://x/in");
-                assert!(message.contains("own name"), "{message}");
-            }
-            _ => panic!("expected a config error"),
-        }
-    }
-
-    #[test]
-    fn bad_file_path_is_a_config_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let blocker = dir.path().join("notadir");
-        std::fs::write(&blocker, b"").unwrap();
-        let res = build(&[SinkConfig::File(FileSinkConfig {
-            name: None,
-            path: blocker.join("e.jsonl"),
-            max_bytes: 100,
-            max_files: 2,
-        })]);
-        match res {
-            Err(SinkError::Config { sink, message }) => {
-                assert!(sink.starts_with("file:"), "{sink}");
-                assert!(message.contains("notadir/e.jsonl"), "{message}");
-            }
-            _ => panic!("expected a config error"),
-        }
     }
 }

@@ -1,10 +1,13 @@
 //! Small pieces every layer uses: the clock, retry backoff, the shutdown signal, secrets, the
-//! shared HTTP client builder and crash-test fault points. Nothing here knows about Docusign,
-//! sinks or state.
+//! shared HTTP client builder and its settings, the configured duration type, checks of
+//! configured values, and crash-test fault points. Nothing here knows about Docusign, sinks or
+//! state.
 
 pub mod backoff;
+pub mod checks;
 pub mod clock;
 pub mod credentials;
+pub mod duration;
 pub mod fault;
 pub mod http_client;
 pub mod key;

@@ -2,7 +2,7 @@
 //! gzip.
 
 use super::HttpSink;
-use crate::config::HttpSinkFormat;
+use super::HttpSinkFormat;
 use crate::record::{Batch, Record};
 use crate::sinks::SinkError;
 use std::io::Write;

@@ -14,17 +14,19 @@
 
 mod answer;
 mod body;
+mod config;
 #[cfg(test)]
 mod tests;
 
+pub use config::{url_without_secrets, HttpSinkConfig, HttpSinkFormat};
+
 use super::{DeliverFuture, Sink, SinkError};
-use crate::config::{HttpSinkConfig, HttpSinkFormat};
 use crate::record::{Batch, Record};
 use crate::support::backoff::Backoff;
 use crate::support::secret::Secret;
 use crate::telemetry::events::{SinkBatchSplit, SinkDeadLettered, SinkRefusalRetry, SinkRetry};
 use answer::{Meaning, REFUSAL_ATTEMPTS};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderValue};
 use std::collections::VecDeque;
 use std::io::Write;
 use std::ops::Range;
@@ -84,7 +86,7 @@ struct Attempt {
 }
 
 impl HttpSink {
-    /// The sink `name` (its effective name, `SinkConfig::effective_name`) for `cfg`.
+    /// The sink `name` (its effective name, `Component::name`) for `cfg`.
     pub fn new(name: String, cfg: &HttpSinkConfig) -> Result<HttpSink, SinkError> {
         let err = |message: String| SinkError::Config {
             sink: name.clone(),
@@ -97,26 +99,14 @@ impl HttpSink {
             )),
             None => None,
         };
-        let mut headers = HeaderMap::new();
-        for (k, v) in &cfg.headers {
-            let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| err(format!("invalid header name {k:?}")))?;
-            let mut value = HeaderValue::from_str(v)
-                .map_err(|_| err(format!("invalid value for header {k:?}")))?;
-            value.set_sensitive(true);
-            headers.insert(name, value);
-        }
+        let headers = cfg
+            .header_map()
+            .map_err(|e| err(format!("{}: {}", e.key, e.message)))?;
         if cfg.insecure {
             tracing::warn!(sink = %name, "insecure = true: the SIEM's TLS certificate is NOT verified");
         }
         // Never follows a redirect (see `build_client`): a 3xx comes back here as an answer.
-        let client = crate::support::http_client::build_client(
-            cfg.timeout.0,
-            &cfg.proxy,
-            cfg.insecure,
-            cfg.ca_file.as_deref(),
-        )
-        .map_err(err)?;
+        let client = crate::support::http_client::build_client(&cfg.client()).map_err(err)?;
         Ok(HttpSink {
             name: name.clone(),
             url: cfg.url.clone(),

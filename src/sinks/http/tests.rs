@@ -1,8 +1,9 @@
 //! The HTTP sink's bodies.
 
 use super::*;
-use crate::config::{HumanDuration, Proxy};
 use crate::record::EventType;
+use crate::support::duration::HumanDuration;
+use crate::support::http_client::Proxy;
 
 fn cfg(format: HttpSinkFormat, max_events: usize, max_bytes: usize) -> HttpSinkConfig {
     HttpSinkConfig {
@@ -104,4 +105,35 @@ fn debug_shows_the_name_not_the_url() {
     c.url = "https://u:pw@siem.example.com/in?sig=s3cr3t".into();
     let s = format!("{:?}", http_sink(&c).unwrap());
     assert!(!s.contains("s3cr3t") && !s.contains("pw"), "{s}");
+}
+
+#[test]
+fn flat_client_keys_are_the_settings_an_integration_writes_in_its_table() {
+    let keys = "timeout = \"5s\"\nproxy = \"none\"\ninsecure = true";
+    let sink: HttpSinkConfig = toml::from_str(&format!("url = \"https://x/in\"\n{keys}")).unwrap();
+    let table: crate::support::http_client::ClientSettings = toml::from_str(keys).unwrap();
+    assert_eq!(sink.client(), table);
+}
+
+#[test]
+fn headers_are_parsed_by_one_function_with_their_keys() {
+    let mut c = cfg(HttpSinkFormat::Ndjson, 1, 1024);
+    c.headers.insert("X-Source".into(), "collector".into());
+    let map = c.header_map().unwrap();
+    assert_eq!(map.get("x-source").unwrap(), "collector");
+    assert!(map.get("x-source").unwrap().is_sensitive());
+    c.headers.insert("X-Bad".into(), "a\nb".into());
+    assert_eq!(c.header_map().unwrap_err().key, "headers.X-Bad");
+    c.headers.remove("X-Bad");
+    c.headers.insert("bad name".into(), "v".into());
+    assert_eq!(c.header_map().unwrap_err().key, "headers");
+    match http_sink(&c) {
+        Err(SinkError::Config { message, .. }) => {
+            assert!(
+                message.contains("not a valid HTTP header name"),
+                "{message}"
+            )
+        }
+        _ => panic!("expected a config error"),
+    }
 }

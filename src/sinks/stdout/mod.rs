@@ -1,5 +1,9 @@
 //! Stdout sink: each record as one JSON line, the batch written under one lock and flushed.
 
+mod config;
+
+pub use config::StdoutSinkConfig;
+
 use super::{DeliverFuture, Sink, SinkError};
 use crate::record::Batch;
 use std::io::{self, Write};

@@ -1,6 +1,10 @@
 //! File sink: JSONL appended to a file, fsynced before a batch is acknowledged, rotated by
 //! size (`events.jsonl.1` … `.N`), with a torn last line repaired on open.
 
+mod config;
+
+pub use config::FileSinkConfig;
+
 use super::{DeliverFuture, Sink, SinkError};
 use crate::record::Batch;
 use std::fs::{self, File, OpenOptions};
