@@ -5,8 +5,13 @@
 apt_need() {
   local cmd=$1; shift
   command -v "$cmd" >/dev/null 2>&1 && return 0
+  apt_install "$@"
+}
+
+# apt_install PACKAGE...: install the Debian packages (root only; 1 with a message otherwise).
+apt_install() {
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "SKIP: $cmd is missing and cannot be installed here (needs root and apt-get)" >&2
+    echo "SKIP: $* missing and cannot be installed here (needs root and apt-get)" >&2
     return 1
   fi
   if [ -z "${OPS_APT_UPDATED:-}" ]; then
