@@ -6,7 +6,7 @@ use crate::integrations::{Integration, Registry, SetupError};
 use crate::pipeline::{Collector, CycleError};
 use crate::record::EventType;
 use crate::state::State;
-use crate::support::seal::SealKey;
+use crate::support::seal::{SealKey, SealKeys};
 use crate::support::shutdown::Shutdown;
 use crate::telemetry::logging::init_logging;
 use crate::{pipeline::scheduler, sinks};
@@ -152,13 +152,22 @@ fn load_config(cli: &Cli) -> Result<Config, Failure> {
     Ok(cfg)
 }
 
-/// Open the state database; with `[api] seal_key_file`, seal what an earlier version stored in
-/// the clear and open what is sealed.
+/// Open the state database; with `[api] seal_key_file`, seal again what is not sealed under it
+/// (rows in the clear, `sealed:v1:` rows, rows of `previous_seal_key_files`) and open what is.
 fn open_state(cfg: &Config) -> Result<State, Failure> {
     let state = State::open_configured(cfg).map_err(Failure::runtime)?;
-    if let Some(path) = cfg.api.as_ref().and_then(|a| a.seal_key_file.as_ref()) {
-        let key = SealKey::from_file(path).map_err(Failure::config)?;
-        state.set_seal_key(key).map_err(Failure::runtime)?;
+    if let Some(api) = &cfg.api {
+        if let Some(path) = &api.seal_key_file {
+            let current = SealKey::from_file(path).map_err(Failure::config)?;
+            let previous = api
+                .previous_seal_key_files
+                .iter()
+                .map(|p| SealKey::from_file(p).map_err(Failure::config))
+                .collect::<Result<Vec<_>, _>>()?;
+            state
+                .set_seal_keys(SealKeys { current, previous })
+                .map_err(Failure::runtime)?;
+        }
     }
     Ok(state)
 }

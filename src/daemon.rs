@@ -16,6 +16,8 @@ pub async fn run_daemon(
     cfg: &Config,
     shutdown: Shutdown,
 ) -> Result<ExitCode, String> {
+    // Key and token files others can read: warned about (by path and mode), not refused.
+    crate::support::credentials::warn_readable_by_others(&cfg.secret_files());
     let (control, control_rx) = scheduler::control_channel();
     // With PostgreSQL, join the replicas before anything collects: from here on every write is
     // fenced by this replica's leases, and the scheduler starts only what the cluster claims.

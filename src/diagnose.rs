@@ -5,6 +5,11 @@ use crate::integrations::Integration;
 use crate::record::{format_time, EventType};
 use crate::state::{State, StateError};
 use crate::support::clock::now_unix;
+use crate::support::untrusted::{cut, SHORT_CHARS};
+
+/// The most characters a step's message holds: whatever an answer said in it was cut before
+/// (Docusign's messages, a body's start), this bounds the whole line (`test`, the API's `test`).
+const STEP_CHARS: usize = 2000;
 
 /// One step of `test`: what was tried, whether it worked, what was learnt.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -16,7 +21,7 @@ pub struct Step {
 
 fn step(steps: &mut Vec<Step>, name: &'static str, result: Result<String, String>) -> bool {
     let ok = result.is_ok();
-    let message = result.unwrap_or_else(|e| e);
+    let message = cut(&result.unwrap_or_else(|e| e), STEP_CHARS);
     steps.push(Step {
         step: name,
         ok,
@@ -60,18 +65,26 @@ pub async fn test_integration(integ: &Integration) -> Vec<Step> {
             .and_then(|u| {
                 let want = integ.config.account_id.as_deref();
                 match u.account(want) {
+                    // Every value here is userinfo's: each is cut.
                     Some(a) => Ok(format!(
                         "user {} <{}>, account {} ({}) at {}",
-                        u.name, u.email, a.account_id, a.account_name, a.base_uri
+                        cut(&u.name, SHORT_CHARS),
+                        cut(&u.email, SHORT_CHARS),
+                        cut(&a.account_id, SHORT_CHARS),
+                        cut(&a.account_name, SHORT_CHARS),
+                        cut(&a.base_uri, SHORT_CHARS)
                     )),
                     None => Err(format!(
                         "the user has no account {}: available: {}",
                         want.unwrap_or("(default)"),
-                        u.accounts
-                            .iter()
-                            .map(|a| a.account_id.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        cut(
+                            &u.accounts
+                                .iter()
+                                .map(|a| a.account_id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            STEP_CHARS / 2
+                        )
                     )),
                 }
             }),
@@ -98,18 +111,17 @@ pub async fn test_integration(integ: &Integration) -> Vec<Step> {
                         .map_err(|e| e.to_string()),
                 );
                 if integ.config.audit_users.enrich {
-                    let info = integ.auth.userinfo().await.map_err(|e| e.to_string());
-                    let acct = integ.config.account_id.clone().unwrap_or_default();
+                    // The base URI the stream would use: checked as it would be (a host that is
+                    // neither Docusign's nor configured is refused, and nothing is sent there).
                     step(
                         &mut steps,
                         "esignature",
-                        info.and_then(|u| {
-                            u.account(Some(&acct))
-                                .map(|a| format!("base URI {}", a.base_uri))
-                                .ok_or_else(|| {
-                                    format!("account {acct} is not among the user's accounts")
-                                })
-                        }),
+                        integ
+                            .admin
+                            .base_uri()
+                            .await
+                            .map(|b| format!("base URI {b}"))
+                            .map_err(|e| e.to_string()),
                     );
                 }
             }
@@ -141,6 +153,10 @@ pub fn print_state(
         });
         if let Some(lease) = state.lease_view(&i.name)? {
             entry["lease"] = lease;
+        }
+        // The API's stable integer id (assigned when the daemon first saw the name).
+        if let Ok(Some(id)) = state.known_integration_id(&i.name) {
+            entry["id"] = id.into();
         }
         out.push(entry);
     }

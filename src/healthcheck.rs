@@ -28,6 +28,8 @@ pub async fn check(cfg: &Config) -> Result<String, String> {
             let client = reqwest::Client::builder()
                 .timeout(TIMEOUT)
                 .no_proxy()
+                // The local API never redirects: a 3xx is an unhealthy answer, not a hop.
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
             let r = client.get(&url).send().await.map_err(|e| {

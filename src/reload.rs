@@ -180,7 +180,7 @@ fn rebuild_sinks(current: &Config, old: &Sinks, new: &Config) -> Result<Sinks, S
             .position(|o| format!("{o:?}") == wanted || same_file(o, c))
             .and_then(|i| old.as_slice().get(i).cloned());
         let sink = match kept {
-            Some(s) => s,
+            Some(s) => sinks::renamed(s, c.effective_name()),
             None => sinks::build(std::slice::from_ref(c))
                 .map_err(|e| e.to_string())?
                 .as_slice()

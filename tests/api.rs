@@ -150,7 +150,8 @@ async fn integrations_are_managed_through_the_api_and_survive_a_restart() {
         "key material in the answer"
     );
     let v: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v["id"], "beta");
+    assert!(v["id"].is_i64(), "an integer id: {v}");
+    assert_eq!(v["name"], "beta");
     assert_eq!(v["status"], "active");
     assert_eq!(v["data"]["environment"], "stage");
     assert_eq!(v["data"]["changeKeys"], false);

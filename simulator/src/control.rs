@@ -8,6 +8,8 @@
 //! - `POST /_sim/rate_limit?limit=&window_secs=&burst_limit=&burst_window_secs=`; `DELETE /_sim/rate_limit`;
 //! - `POST /_sim/faults?error_rate=&error_statuses=500,503&truncate_rate=&delay_ms=`;
 //! - `POST /_sim/fail_next?n=&status=[&api=monitor|admin|esign]`;
+//! - `POST /_sim/headers_next?api=monitor|admin|esign&n=[&status=429]&header=Retry-After:120[&header=…]` —
+//!   the next N answers of the API carry these rate-limit headers (and, with `status`, are that error);
 //! - `POST /_sim/consent?integration_key=&scopes=signature%20impersonation`;
 //! - `POST /_sim/garble_next?api=monitor|admin|esign&n=&body=` — the next N answers of the API are a 200
 //!   with `body` (default `<html><body>Service Unavailable</body></html>`);
@@ -169,6 +171,26 @@ fn knob_route(sim: &Sim, ctx: &Ctx, path: &str) -> Result<Resp, Resp> {
                 .unwrap_or("<html><body>Service Unavailable</body></html>");
             sim.limits
                 .garble_next(api, num(ctx, "n", Some(1usize))?, body);
+            ok()
+        }
+        (&Method::POST, "/_sim/headers_next") => {
+            let api: Api = parsed(ctx.param("api").unwrap_or(""))?;
+            let status: Option<u16> = match ctx.param("status") {
+                Some(_) => Some(num(ctx, "status", None)?),
+                None => None,
+            };
+            let mut headers = Vec::new();
+            for (k, v) in &ctx.query {
+                if k == "header" {
+                    let (name, value) = v
+                        .split_once(':')
+                        .ok_or_else(|| bad("'header' must be Name:value"))?;
+                    headers.push((name, value));
+                }
+            }
+            let overlay = crate::knobs::Overlay::new(status, &headers).map_err(|e| bad(&e))?;
+            sim.limits
+                .headers_next(api, num(ctx, "n", Some(1usize))?, overlay);
             ok()
         }
         (&Method::GET, "/_sim/esign/unknown") => ids(sim.esign_unknown_user_ids()),

@@ -166,6 +166,20 @@ impl SimHandle {
     pub fn garble_next(&self, api: Api, n: usize, body: &str) {
         self.sim.limits.garble_next(api, n, body);
     }
+    /// The next `n` answers of `api` carry `headers` (rate-limit headers only: see
+    /// [`crate::knobs::OVERLAY_HEADERS`]; they replace the simulator's own) and, with `status`,
+    /// are that error instead of the real answer. `Err` names a header or status it refuses.
+    pub fn headers_next(
+        &self,
+        api: Api,
+        n: usize,
+        status: Option<u16>,
+        headers: &[(&str, &str)],
+    ) -> Result<(), String> {
+        let overlay = crate::knobs::Overlay::new(status, headers)?;
+        self.sim.limits.headers_next(api, n, overlay);
+        Ok(())
+    }
     /// The next `n` requests of `api` fail with `status` (before any `fail_next` of every API).
     pub fn fail_next_on(&self, api: Api, n: usize, status: u16) {
         self.sim.limits.fail_next_on(api, n, status);

@@ -94,6 +94,52 @@ impl fmt::Display for Api {
     }
 }
 
+/// The headers `headers_next` may set (Docusign's rate-limit headers and a proxy's
+/// `Retry-After`), as they are sent.
+pub const OVERLAY_HEADERS: [&str; 6] = [
+    "Retry-After",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "X-BurstLimit-Limit",
+    "X-BurstLimit-Remaining",
+];
+
+/// What `headers_next` lays over one answer: a status instead of the real answer (an error
+/// body in the API's shape), and headers that replace the simulator's own of the same name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overlay {
+    pub status: Option<u16>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Overlay {
+    /// An overlay from `name: value` pairs; names among [`OVERLAY_HEADERS`] (any case), values
+    /// any bytes a header may carry (the point is to send hostile ones).
+    pub fn new(status: Option<u16>, headers: &[(&str, &str)]) -> Result<Overlay, String> {
+        if status.is_some_and(|s| !(100..=599).contains(&s)) {
+            return Err("'status' must be an HTTP status".into());
+        }
+        let mut out = Vec::with_capacity(headers.len());
+        for (name, value) in headers {
+            let known = OVERLAY_HEADERS
+                .iter()
+                .find(|h| h.eq_ignore_ascii_case(name.trim()))
+                .ok_or_else(|| {
+                    format!("header '{name}' cannot be set: use one of {OVERLAY_HEADERS:?}")
+                })?;
+            if axum::http::HeaderValue::from_str(value).is_err() {
+                return Err(format!("'{value}' is not a header value"));
+            }
+            out.push((*known, value.to_string()));
+        }
+        Ok(Overlay {
+            status,
+            headers: out,
+        })
+    }
+}
+
 /// The knobs' current values (one lock; read once per request).
 #[derive(Debug, Clone)]
 pub(crate) struct Knobs {

@@ -2,7 +2,7 @@
 
 use crate::core::{lock, Sim};
 use crate::http::{Ctx, Kind, Resp};
-use crate::knobs::Api;
+use crate::knobs::{Api, Overlay};
 use crate::{Faults, RateLimit};
 use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, VecDeque};
@@ -57,6 +57,8 @@ struct FaultState {
     rng: rand::rngs::StdRng,
     /// One-shot delays for the next requests (slow answers), before `faults.delay`.
     slow_next: VecDeque<Duration>,
+    /// `headers_next`: laid over the next answers of one API.
+    overlays: HashMap<Api, VecDeque<Overlay>>,
 }
 
 /// Rate-limit and fault knobs.
@@ -78,6 +80,7 @@ impl Limits {
                 next: VecDeque::new(),
                 per_api: HashMap::new(),
                 slow_next: VecDeque::new(),
+                overlays: HashMap::new(),
                 rng: rand::rngs::StdRng::seed_from_u64(seed ^ 0xFA17),
             }),
         }
@@ -113,6 +116,16 @@ impl Limits {
         let mut f = lock(&self.faults);
         let q = f.per_api.entry(api).or_default();
         q.extend(std::iter::repeat_n(what, n));
+    }
+
+    pub(crate) fn headers_next(&self, api: Api, n: usize, overlay: Overlay) {
+        let mut f = lock(&self.faults);
+        let q = f.overlays.entry(api).or_default();
+        q.extend(std::iter::repeat_n(overlay, n));
+    }
+
+    fn overlay(&self, api: Option<Api>) -> Option<Overlay> {
+        lock(&self.faults).overlays.get_mut(&api?)?.pop_front()
     }
 
     pub(crate) fn delay_next(&self, n: usize, delay: Duration) {
@@ -286,8 +299,12 @@ pub(crate) async fn api(sim: &Sim, kind: &Kind, ctx: &Ctx) -> Resp {
     };
     let api = kind.api();
     let (refusal, headers) = sim.limits.count(api);
+    let overlay = sim.limits.overlay(api);
     let mut resp = if let Some(r) = refusal {
         r
+    } else if let Some(status) = overlay.as_ref().and_then(|o| o.status) {
+        sim.bump(|s| s.faults_injected += 1);
+        injected_error(api, status)
     } else if let Some(injection) = sim.limits.injected(api) {
         match injection {
             Injection::Status(status) => {
@@ -320,5 +337,10 @@ pub(crate) async fn api(sim: &Sim, kind: &Kind, ctx: &Ctx) -> Resp {
         r
     };
     resp.headers.extend(headers);
+    if let Some(o) = overlay {
+        resp.headers
+            .retain(|(k, _)| !o.headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(k)));
+        resp.headers.extend(o.headers);
+    }
     resp
 }

@@ -226,3 +226,79 @@ async fn control_endpoints_drive_the_behaviour_knobs() {
     let (_, v) = json_of(get(&sim, "/oauth/userinfo", &t).await).await;
     assert_eq!(v["accounts"][0]["base_uri"], base.as_str());
 }
+
+#[tokio::test]
+async fn headers_next_lays_hostile_rate_limit_headers_over_the_next_answers() {
+    let sim = sim_with(10, 5).await;
+    let t = token(&sim, ALL).await;
+    let (monitor, admin, _) = paths();
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+    };
+    sim.headers_next(
+        Api::Monitor,
+        1,
+        Some(429),
+        &[("retry-after", "18446744073709551615")],
+    )
+    .unwrap();
+    sim.headers_next(
+        Api::Monitor,
+        1,
+        None,
+        &[
+            ("X-RateLimit-Remaining", "0"),
+            ("X-RateLimit-Reset", "9223372036854775807"),
+        ],
+    )
+    .unwrap();
+    // Admin is untouched.
+    let r = get(&sim, &admin, &t).await;
+    assert_eq!(r.status(), 200);
+    assert!(header(&r, "retry-after").is_empty());
+    let r = get(&sim, &monitor, &t).await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(header(&r, "retry-after"), ["18446744073709551615"]);
+    let r = get(&sim, &monitor, &t).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        header(&r, "x-ratelimit-remaining"),
+        ["0"],
+        "replaced, not added"
+    );
+    assert_eq!(header(&r, "x-ratelimit-reset"), ["9223372036854775807"]);
+    assert!(r.text().await.unwrap().starts_with("{\"endCursor\""));
+    let r = get(&sim, &monitor, &t).await;
+    assert_ne!(
+        header(&r, "x-ratelimit-remaining"),
+        ["0"],
+        "one answer only"
+    );
+    // Names outside the rate-limit headers and impossible values are refused.
+    assert!(sim
+        .headers_next(Api::Monitor, 1, None, &[("Location", "x")])
+        .is_err());
+    assert!(sim
+        .headers_next(Api::Monitor, 1, None, &[("Retry-After", "a\nb")])
+        .is_err());
+    assert!(sim.headers_next(Api::Monitor, 1, Some(42), &[]).is_err());
+    // And through the control endpoint.
+    let http = reqwest::Client::new();
+    let url = format!(
+        "{}/_sim/headers_next?api=admin&status=429&header=Retry-After:Fri,%2031%20Dec%209999%2023:59:59%20GMT",
+        sim.base_url()
+    );
+    assert_eq!(sent(http.post(&url).send().await), 200);
+    let r = get(&sim, &admin, &t).await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(header(&r, "retry-after"), ["Fri, 31 Dec 9999 23:59:59 GMT"]);
+    let bad = format!(
+        "{}/_sim/headers_next?api=admin&header=Set-Cookie:x",
+        sim.base_url()
+    );
+    assert_eq!(sent(http.post(&bad).send().await), 400);
+}

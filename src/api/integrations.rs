@@ -1,13 +1,13 @@
 //! The integration endpoints: list, describe, create, change, delete, and the actions
 //! (consent URL, forget the token, test, fetch now).
 
-use super::{check_read, check_write, error, find, Answer, Ctx, Fail};
+use super::{error, find, resolve, Answer, Ctx, Fail};
 use crate::integrations::managed;
 use crate::integrations::{Integration, Origin};
 use crate::pipeline::scheduler::Control;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Map, Value};
@@ -21,8 +21,11 @@ fn describe(ctx: &Ctx, i: &Integration) -> Value {
             updated_at,
         } => ("api", Some(created_at), Some(updated_at)),
     };
-    let mut v = managed::record(&i.config, source, created, updated);
     let name = &i.config.name;
+    // Assigned when the name is first seen (the registry assigns every name at load; a file
+    // integration added by a reload gets its id here).
+    let id = ctx.collector.state.integration_id(name).ok();
+    let mut v = managed::record(&i.config, id, source, created, updated);
     v["streams"] = json!(ctx
         .collector
         .state
@@ -44,8 +47,7 @@ fn describe(ctx: &Ctx, i: &Integration) -> Value {
     v
 }
 
-pub(super) async fn list(State(ctx): State<Ctx>, headers: HeaderMap) -> Answer {
-    check_read(&ctx, &headers)?;
+pub(super) async fn list(State(ctx): State<Ctx>) -> Answer {
     let all: Vec<Value> = ctx
         .collector
         .registry()
@@ -56,12 +58,7 @@ pub(super) async fn list(State(ctx): State<Ctx>, headers: HeaderMap) -> Answer {
     Ok(Json(all).into_response())
 }
 
-pub(super) async fn one(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Answer {
-    check_read(&ctx, &headers)?;
+pub(super) async fn one(State(ctx): State<Ctx>, Path(id): Path<String>) -> Answer {
     let i = find(&ctx, &id)?;
     Ok(Json(describe(&ctx, &i)).into_response())
 }
@@ -136,21 +133,20 @@ async fn install(
     name: &str,
     settings: Map<String, Value>,
 ) -> Result<Arc<Integration>, Fail> {
-    let others: Vec<_> = ctx
-        .collector
-        .registry()
+    let registry = ctx.collector.registry();
+    let files: Vec<_> = registry
         .integrations()
         .iter()
+        .filter(|i| matches!(i.origin, Origin::File))
         .map(|i| i.config.clone())
         .collect();
-    let cfg =
-        managed::to_config(&settings, &others).map_err(|e| error(StatusCode::BAD_REQUEST, e))?;
+    let cfg = managed::to_config(&settings, &files, registry.policy())
+        .map_err(|e| error(StatusCode::BAD_REQUEST, e))?;
     if cfg.private_key.is_some() && !ctx.collector.state.can_seal() {
         return Err(error(
             StatusCode::CONFLICT,
             "a private key is stored only sealed: set [api] seal_key_file to a file of 64 hex \
-             digits (`openssl rand -hex 32`, or a systemd credential), or give privateKeyFile \
-             instead of privateKey",
+             digits (`(umask 077; openssl rand -hex 32 > seal-key)`, or a systemd credential)",
         ));
     }
     let mut integ = Integration::new(cfg, ctx.collector.state.clone())
@@ -172,8 +168,7 @@ async fn install(
     Ok(integ)
 }
 
-pub(super) async fn create(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Answer {
-    check_write(&ctx, &headers)?;
+pub(super) async fn create(State(ctx): State<Ctx>, body: Bytes) -> Answer {
     let req = parse_request(&body)?;
     let name = req.name.ok_or_else(|| {
         error(
@@ -182,16 +177,40 @@ pub(super) async fn create(State(ctx): State<Ctx>, headers: HeaderMap, body: Byt
         )
     })?;
     let _guard = ctx.writes.lock().await;
-    if ctx.collector.registry().integration(&name).is_some() {
+    if let Some(existing) = ctx.collector.registry().integration(&name) {
+        let message = match existing.origin {
+            Origin::File => format!(
+                "integration {name:?} is defined in the configuration file: an integration \
+                 created through the API needs a name of its own (the name keys cursors and \
+                 tokens)"
+            ),
+            Origin::Api { .. } => format!("integration {name:?} exists: change it with PATCH"),
+        };
+        return Err(error(StatusCode::CONFLICT, message));
+    }
+    if ctx
+        .collector
+        .registry()
+        .left_out()
+        .iter()
+        .any(|l| l.name == name)
+    {
         return Err(error(
             StatusCode::CONFLICT,
-            format!("integration {name:?} exists"),
+            format!(
+                "integration {name:?} is stored but left out (see /readyz): delete it first \
+                 (DELETE /integrations/name:{name})"
+            ),
         ));
     }
     let settings =
         managed::merge_settings(&Map::new(), &name, req.status.as_deref(), req.data.as_ref())
             .map_err(|e| error(StatusCode::BAD_REQUEST, e))?;
     let i = install(&ctx, &name, settings).await?;
+    // The id is the name's from now on (kept if the name had one before).
+    if let Err(e) = ctx.collector.state.integration_id(&name) {
+        tracing::warn!(integration = %name, "no id assigned yet: {e}");
+    }
     tracing::info!(integration = %name, "integration created through the API");
     Ok((StatusCode::CREATED, Json(describe(&ctx, &i))).into_response())
 }
@@ -199,82 +218,80 @@ pub(super) async fn create(State(ctx): State<Ctx>, headers: HeaderMap, body: Byt
 fn api_managed(i: &Integration) -> Result<(), Fail> {
     match i.origin {
         Origin::Api { .. } => Ok(()),
-        Origin::File => Err(error(
-            StatusCode::CONFLICT,
-            format!(
-                "integration {:?} is defined in the configuration file: change it there",
-                i.name()
-            ),
-        )),
+        Origin::File => Err(defined_in_file(i.name())),
     }
 }
 
-pub(super) async fn update(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Answer {
-    check_write(&ctx, &headers)?;
+fn defined_in_file(name: &str) -> Fail {
+    error(
+        StatusCode::CONFLICT,
+        format!("integration {name:?} is defined in the configuration file: change it there"),
+    )
+}
+
+pub(super) async fn update(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) -> Answer {
     let req = parse_request(&body)?;
-    if req.name.as_deref().is_some_and(|n| n != id) {
+    let _guard = ctx.writes.lock().await;
+    let current = find(&ctx, &id)?;
+    let name = current.name().to_string();
+    if req.name.as_deref().is_some_and(|n| n != name) {
         return Err(error(
             StatusCode::BAD_REQUEST,
             "an integration cannot be renamed (its name keys all state)",
         ));
     }
-    let _guard = ctx.writes.lock().await;
-    let current = find(&ctx, &id)?;
     api_managed(&current)?;
     let stored = ctx
         .collector
         .state
-        .managed_integration(current.name())
+        .managed_integration(&name)
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no integration {id:?}")))?;
     let base: Map<String, Value> = serde_json::from_str(&stored.data).unwrap_or_default();
-    let settings = managed::merge_settings(&base, &id, req.status.as_deref(), req.data.as_ref())
+    let settings = managed::merge_settings(&base, &name, req.status.as_deref(), req.data.as_ref())
         .map_err(|e| error(StatusCode::BAD_REQUEST, e))?;
-    let i = install(&ctx, &id, settings).await?;
-    tracing::info!(integration = %id, "integration changed through the API");
+    let i = install(&ctx, &name, settings).await?;
+    tracing::info!(integration = %name, "integration changed through the API");
     Ok(Json(describe(&ctx, &i)).into_response())
 }
 
-pub(super) async fn remove(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Answer {
-    check_write(&ctx, &headers)?;
+/// Delete an integration created through the API — or a stored one that is left out (its
+/// settings do not open, break the API's rules, or its name is now the file's: the file's
+/// integration of that name stays, it cannot be deleted here).
+pub(super) async fn remove(State(ctx): State<Ctx>, Path(id): Path<String>) -> Answer {
     let _guard = ctx.writes.lock().await;
-    let current = find(&ctx, &id)?;
-    api_managed(&current)?;
+    let name = resolve(&ctx, &id)?;
+    let registry = ctx.collector.registry();
+    let served = registry.integration(&name);
+    let served_from_api = served
+        .as_ref()
+        .is_some_and(|i| matches!(i.origin, Origin::Api { .. }));
+    let left_out = registry.left_out().iter().any(|l| l.name == name);
+    if !served_from_api && !left_out {
+        return Err(match served {
+            Some(_) => defined_in_file(&name),
+            None => error(StatusCode::NOT_FOUND, format!("no integration {id:?}")),
+        });
+    }
     ctx.collector
         .state
-        .delete_managed_integration(&id)
+        .delete_managed_integration(&name)
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    ctx.collector.registry().remove(&id);
-    let _ = ctx.control.send(Control::Stop(id.clone())).await;
-    tracing::info!(integration = %id, "integration deleted through the API (its cursors stay in the state database)");
+    registry.forget_left_out(&name);
+    if served_from_api {
+        registry.remove(&name);
+        let _ = ctx.control.send(Control::Stop(name.clone())).await;
+    }
+    tracing::info!(integration = %name, "integration deleted through the API (its cursors stay in the state database)");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub(super) async fn consent_url(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Answer {
-    check_write(&ctx, &headers)?;
+pub(super) async fn consent_url(State(ctx): State<Ctx>, Path(id): Path<String>) -> Answer {
     let i = find(&ctx, &id)?;
     Ok(Json(json!({"url": i.auth.consent_url(), "scopes": i.auth.scopes()})).into_response())
 }
 
-pub(super) async fn reset_token(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Answer {
-    check_write(&ctx, &headers)?;
+pub(super) async fn reset_token(State(ctx): State<Ctx>, Path(id): Path<String>) -> Answer {
     let i = find(&ctx, &id)?;
     let had = i
         .auth
@@ -284,32 +301,22 @@ pub(super) async fn reset_token(
     Ok(Json(json!({"forgotten": had})).into_response())
 }
 
-pub(super) async fn test(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Answer {
-    check_write(&ctx, &headers)?;
+pub(super) async fn test(State(ctx): State<Ctx>, Path(id): Path<String>) -> Answer {
     let i = find(&ctx, &id)?;
     let steps = crate::diagnose::test_integration(&i).await;
     let ok = steps.iter().all(|s| s.ok);
     Ok(Json(json!({"ok": ok, "steps": steps})).into_response())
 }
 
-pub(super) async fn fetch(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Answer {
-    check_write(&ctx, &headers)?;
+pub(super) async fn fetch(State(ctx): State<Ctx>, Path(id): Path<String>) -> Answer {
     let i = find(&ctx, &id)?;
     if !i.config.is_active() {
         return Err(error(
             StatusCode::CONFLICT,
-            format!("integration {id:?} is inactive"),
+            format!("integration {:?} is inactive", i.name()),
         ));
     }
-    let _ = ctx.control.send(Control::Fetch(id)).await;
+    let _ = ctx.control.send(Control::Fetch(i.name().to_string())).await;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"fetching": i.config.event_types})),

@@ -1,15 +1,19 @@
 //! The local HTTP API (`[api]`): health, readiness, Prometheus metrics, and the integrations.
 //!
 //! - Open: `GET /healthz`, `GET /readyz`, `GET /metrics`.
-//! - Bearer token (`token_file`) when configured: `GET /integrations`, `GET /integrations/{id}`.
-//! - Bearer token, and only when `token_file` is configured (no management over an unauthenticated
-//!   socket): `POST /integrations`, `PATCH`/`DELETE /integrations/{id}`, and the actions
-//!   `POST /integrations/{id}/consent-url`, `DELETE /integrations/{id}/token`,
-//!   `POST /integrations/{id}/test`, `POST /integrations/{id}/fetch`.
+//! - Everything else — `GET /integrations`, `GET /integrations/{id}`, `POST /integrations`,
+//!   `PATCH`/`DELETE /integrations/{id}`, the actions `POST /integrations/{id}/consent-url`,
+//!   `DELETE /integrations/{id}/token`, `POST /integrations/{id}/test`,
+//!   `POST /integrations/{id}/fetch`, and any other path — needs the bearer token of
+//!   `token_file`, on every address it listens on. Without `token_file` those answer 403 (no
+//!   management, not even reading, over an unauthenticated socket). One gate ([`gate`]) in
+//!   front of the router decides, so a route added later cannot forget it.
 //!
-//! `{id}` is the integration's name. Integrations from the configuration file are read-only here
-//! (their actions work); those created through the API are stored in the state database and
-//! survive restarts. No answer ever contains a key or token.
+//! `{id}` is the integration's stable integer id (all digits) or its name; `name:<name>`
+//! addresses an integration by name whatever it looks like (an all-digit name). Integrations
+//! from the configuration file are read-only here (their actions work); those created through
+//! the API are stored in the state database and survive restarts. No answer ever contains a key
+//! or token.
 
 use crate::config::ApiConfig;
 use crate::integrations::Integration;
@@ -17,8 +21,9 @@ use crate::pipeline::scheduler::ControlSender;
 use crate::pipeline::Collector;
 use crate::support::secret::Secret;
 use crate::support::shutdown::Shutdown;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -27,6 +32,9 @@ use std::sync::Arc;
 
 mod integrations;
 use integrations::{consent_url, create, fetch, list, one, remove, reset_token, test, update};
+
+/// The paths that answer without a token.
+const OPEN_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 
 #[derive(Clone)]
 struct Ctx {
@@ -80,7 +88,21 @@ fn router(ctx: Ctx) -> Router {
         .route("/integrations/{id}/token", delete(reset_token))
         .route("/integrations/{id}/test", post(test))
         .route("/integrations/{id}/fetch", post(fetch))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such path") })
+        // Around every route and the fallback: an unknown path or method is no way around it.
+        .layer(axum::middleware::from_fn_with_state(ctx.clone(), gate))
         .with_state(ctx)
+}
+
+/// The one authorisation check: the open paths pass; everything else needs the token.
+async fn gate(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
+    if OPEN_PATHS.contains(&req.uri().path()) {
+        return next.run(req).await;
+    }
+    match authorise(&ctx, req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err(f) => f.into_response(),
+    }
 }
 
 /// An error answer: a status and `{"error": message}`.
@@ -88,7 +110,10 @@ struct Fail(StatusCode, String);
 
 impl IntoResponse for Fail {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({"error": self.1}))).into_response()
+        // A request's value can come back in a message (serde quoting a mistyped field): a key
+        // pasted there is redacted, as in every configuration error.
+        let message = crate::support::secret::redact_key_material(&self.1).into_owned();
+        (self.0, Json(json!({"error": message}))).into_response()
     }
 }
 
@@ -114,22 +139,14 @@ fn bearer_ok(ctx: &Ctx, headers: &HeaderMap) -> bool {
         .is_some_and(|v| same(v.trim().as_bytes(), t.expose().as_bytes()))
 }
 
-fn check_read(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Fail> {
-    if ctx.token.is_none() || bearer_ok(ctx, headers) {
-        Ok(())
-    } else {
-        Err(error(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token",
-        ))
-    }
-}
-
-fn check_write(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Fail> {
+/// 403 without `token_file` (nothing but the open paths is served), 401 without the right
+/// token.
+fn authorise(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Fail> {
     if ctx.token.is_none() {
         return Err(error(
             StatusCode::FORBIDDEN,
-            "set api.token_file to manage integrations through the API",
+            "set api.token_file to use this endpoint: without a token only /healthz, /readyz \
+             and /metrics answer",
         ));
     }
     if bearer_ok(ctx, headers) {
@@ -142,11 +159,54 @@ fn check_write(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Fail> {
     }
 }
 
-fn find(ctx: &Ctx, id: &str) -> Result<Arc<Integration>, Fail> {
+/// How a path segment names an integration: an all-digit segment is its id, `name:<name>` or
+/// anything else its name.
+#[derive(Debug, PartialEq, Eq)]
+enum Address<'a> {
+    Id(i64),
+    Name(&'a str),
+}
+
+fn address(segment: &str) -> Result<Address<'_>, Fail> {
+    if let Some(name) = segment.strip_prefix("name:") {
+        return Ok(Address::Name(name));
+    }
+    if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+        return segment.parse().map(Address::Id).map_err(|_| {
+            error(
+                StatusCode::NOT_FOUND,
+                format!("no integration with id {segment}"),
+            )
+        });
+    }
+    Ok(Address::Name(segment))
+}
+
+/// The name `segment` addresses (an id resolved through the state database), which may not be
+/// served (see [`find`]).
+fn resolve(ctx: &Ctx, segment: &str) -> Result<String, Fail> {
+    match address(segment)? {
+        Address::Name(n) => Ok(n.to_string()),
+        Address::Id(id) => ctx
+            .collector
+            .state
+            .integration_name(id)
+            .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+            .ok_or_else(|| {
+                error(
+                    StatusCode::NOT_FOUND,
+                    format!("no integration with id {id}"),
+                )
+            }),
+    }
+}
+
+fn find(ctx: &Ctx, segment: &str) -> Result<Arc<Integration>, Fail> {
+    let name = resolve(ctx, segment)?;
     ctx.collector
         .registry()
-        .integration(id)
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no integration {id:?}")))
+        .integration(&name)
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no integration {segment:?}")))
 }
 
 async fn readyz(State(ctx): State<Ctx>) -> Response {
@@ -182,8 +242,18 @@ async fn readyz(State(ctx): State<Ctx>) -> Response {
         .reload_failure()
         .map(|e| json!({"last_reload": {"ok": false, "error": e}}));
     let cluster = ctx.collector.cluster().map(|c| c.status());
+    // A stored API integration that is not served (its settings do not open, break the API's
+    // rules, or its name is the file's) collects nothing until it is fixed or deleted.
+    let left_out: Vec<Value> = ctx
+        .collector
+        .registry()
+        .left_out()
+        .into_iter()
+        .map(|l| json!({"integration": l.name, "error": l.error}))
+        .collect();
     // A replica that cannot reach the database cannot renew its leases: not ready.
-    let ready = failing.is_empty() && cluster.as_ref().is_none_or(|c| c.database_ok);
+    let ready =
+        failing.is_empty() && left_out.is_empty() && cluster.as_ref().is_none_or(|c| c.database_ok);
     let mut body = if failing.is_empty() {
         json!({"ready": ready})
     } else {
@@ -191,6 +261,10 @@ async fn readyz(State(ctx): State<Ctx>) -> Response {
     };
     if let (Some(obj), Some(Value::Object(extra))) = (body.as_object_mut(), reload) {
         obj.extend(extra);
+    }
+    if let (Some(obj), false) = (body.as_object_mut(), left_out.is_empty()) {
+        obj.insert("ready".into(), json!(false));
+        obj.insert("left_out".into(), json!(left_out));
     }
     if let (Some(obj), Some(c)) = (body.as_object_mut(), cluster) {
         obj.insert("replica".into(), json!(c));
@@ -212,7 +286,16 @@ async fn metrics() -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::same;
+    use super::{address, same, Address};
+
+    #[test]
+    fn digits_are_an_id_and_name_prefix_a_name() {
+        assert_eq!(address("34").ok(), Some(Address::Id(34)));
+        assert_eq!(address("acme").ok(), Some(Address::Name("acme")));
+        assert_eq!(address("name:34").ok(), Some(Address::Name("34")));
+        assert_eq!(address("a1").ok(), Some(Address::Name("a1")));
+        assert!(address("99999999999999999999999").is_err());
+    }
 
     #[test]
     fn token_comparison() {

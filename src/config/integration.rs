@@ -90,6 +90,10 @@ pub struct RateLimitConfig {
     /// Minimum time between two calls to the same API ("0s" = none).
     #[serde(default = "default_zero")]
     pub min_spacing: HumanDuration,
+    /// The longest pause one answer (`Retry-After`, `X-RateLimit-Reset`) may impose: longer
+    /// ones are clamped to it and logged. 1s..=1h (Docusign's budget window); default 1h.
+    #[serde(default = "default_max_wait")]
+    pub max_wait: HumanDuration,
 }
 
 impl Default for RateLimitConfig {
@@ -99,6 +103,7 @@ impl Default for RateLimitConfig {
             burst: default_burst(),
             reserve: default_reserve(),
             min_spacing: default_zero(),
+            max_wait: default_max_wait(),
         }
     }
 }
@@ -111,6 +116,10 @@ fn default_burst() -> u32 {
 }
 fn default_reserve() -> u32 {
     100
+}
+fn default_max_wait() -> HumanDuration {
+    // Docusign's budget window (the limiter's `MAX_WAIT`; config sits below `docusign`).
+    HumanDuration(Duration::from_secs(3600))
 }
 fn default_zero() -> HumanDuration {
     HumanDuration(Duration::ZERO)

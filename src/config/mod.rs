@@ -18,11 +18,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub mod api;
 mod cluster;
 mod env;
 mod integration;
 mod layers;
 mod load;
+mod secret_files;
 mod sinks;
 mod validate;
 mod values;
@@ -115,6 +117,14 @@ pub struct ApiConfig {
     /// integrations created through the API. Without it the API refuses inline private keys.
     #[serde(default)]
     pub seal_key_file: Option<PathBuf>,
+    /// Keys that sealed rows before `seal_key_file` (rotation): rows they open are resealed
+    /// under `seal_key_file` at start. Same format; needs `seal_key_file`.
+    #[serde(default)]
+    pub previous_seal_key_files: Vec<PathBuf>,
+    /// Origins (`scheme://host[:port]`) that integrations created through the API may use as
+    /// endpoints besides Docusign's own for their environment (a gateway, a test server).
+    #[serde(default)]
+    pub allowed_endpoints: Vec<String>,
 }
 
 /// A configuration that cannot be used. `Display` names the file and the key.

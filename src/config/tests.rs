@@ -636,7 +636,82 @@ fn sink_rules() {
         "header name",
     );
     let named = "[[sinks]]\ntype = \"stdout\"\nname = \"a\"\n[[sinks]]\ntype = \"file\"\nname = \"a\"\npath = \"/tmp/x\"\n";
-    assert_err(&with(named), "sinks[1].name", "duplicate");
+    assert_err(&with(named), "sinks[1].name", "also sinks[0]'s");
+}
+
+#[test]
+fn sink_identities_are_unique() {
+    let http = |extra: &str| format!("[[sinks]]\ntype = \"http\"\nurl = \"https://x/in\"\n{extra}");
+    // Two unnamed HTTP sinks on one URL (two tokens, two indexes) share a derived name.
+    let e = err(&with(&format!("{}{}", http(""), http(""))));
+    assert_eq!(e.key, "sinks[1].name");
+    assert!(
+        e.message
+            .contains("the effective name \"http:https://x/in\" is also sinks[0]'s"),
+        "{e}"
+    );
+    ok(&with(&format!("{}{}", http(""), http("name = \"b\"\n"))));
+    // A given name that is another sink's derived one.
+    let e = err(&with(&format!(
+        "{}{}",
+        http(""),
+        http("name = \"http:https://x/in\"\n")
+    )));
+    assert!(e.message.contains("the name"), "{e}");
+    // Two stdout sinks without names.
+    let out = "[[sinks]]\ntype = \"stdout\"\n";
+    assert_err(&with(&format!("{out}{out}")), "sinks[1].name", "stdout");
+    // Two file sinks on one path, also when named and written differently.
+    let file = |name: &str, path: &str| {
+        format!("[[sinks]]\ntype = \"file\"\nname = \"{name}\"\npath = \"{path}\"\n")
+    };
+    assert_err(
+        &with(&format!(
+            "{}{}",
+            file("a", "/tmp/x/e.jsonl"),
+            file("b", "/tmp/x/./y/../e.jsonl")
+        )),
+        "sinks[1].path",
+        "also sinks[0]'s path",
+    );
+    // One in the other's rotated files.
+    assert_err(
+        &with(&format!(
+            "{}{}",
+            file("a", "/tmp/x/e.jsonl"),
+            file("b", "/tmp/x/e.jsonl.3")
+        )),
+        "sinks[1].path",
+        "rotated",
+    );
+    ok(&with(&format!(
+        "{}{}",
+        file("a", "/tmp/x/e.jsonl"),
+        file("b", "/tmp/x/f.jsonl")
+    )));
+    // A dead-letter file that is a file sink's; two dead-letter files may share a path.
+    let dl = |name: &str| {
+        http(&format!(
+            "name = \"{name}\"\ndead_letter_path = \"/tmp/x/e.jsonl\"\n"
+        ))
+    };
+    assert_err(
+        &with(&format!("{}{}", file("a", "/tmp/x/e.jsonl"), dl("h"))),
+        "sinks[1].dead_letter_path",
+        "also sinks[0]'s path",
+    );
+    ok(&with(&format!("{}{}", dl("h1"), dl("h2"))));
+    let long = "n".repeat(201);
+    assert_err(
+        &with(&http(&format!("name = \"{long}\"\n"))),
+        "sinks[0].name",
+        "200 characters",
+    );
+    assert_err(
+        &with(&http("name = \"a\\tb\"\n")),
+        "sinks[0].name",
+        "control",
+    );
 }
 
 #[test]
@@ -753,5 +828,51 @@ fn state_url_and_cluster_are_checked_and_the_url_never_shows() {
         &top("state_url = \"postgres://u@db/c\"\nstate_password_file = \"/nonexistent/pw\""),
         "state_password_file",
         "/nonexistent/pw",
+    );
+}
+
+#[test]
+fn intervals_and_rate_limit_waits_have_upper_bounds() {
+    assert_err(
+        &with("[integrations.customer_events]\ninterval = \"8d\"\n"),
+        "integrations[0].customer_events.interval",
+        "at most 7days",
+    );
+    assert_err(
+        &with("[integrations.audit_users]\ninterval = \"100000y\"\n"),
+        "integrations[0].audit_users.interval",
+        "too long",
+    );
+    assert_err(
+        &with("[integrations.rate_limit]\nmax_wait = \"2h\"\n"),
+        "integrations[0].rate_limit.max_wait",
+        "one hour",
+    );
+    assert_err(
+        &with("[integrations.rate_limit]\nmax_wait = \"0s\"\n"),
+        "integrations[0].rate_limit.max_wait",
+        "at least 1s",
+    );
+    assert_err(
+        &with("[integrations.rate_limit]\nmin_spacing = \"61m\"\n"),
+        "integrations[0].rate_limit.min_spacing",
+        "at most 1h",
+    );
+    assert_err(
+        &with("[integrations.retry]\ninitial = \"1s\"\nmax = \"2h\"\n"),
+        "integrations[0].retry.max",
+        "at most 1h",
+    );
+    let c = ok(&with(
+        "[integrations.customer_events]\ninterval = \"7d\"\n[integrations.rate_limit]\nmax_wait = \"5s\"\n",
+    ));
+    assert_eq!(
+        c.integrations[0].rate_limit.max_wait.0,
+        Duration::from_secs(5)
+    );
+    assert_eq!(
+        ok(&base()).integrations[0].rate_limit.max_wait.0,
+        Duration::from_secs(3600),
+        "an hour by default"
     );
 }

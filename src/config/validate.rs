@@ -40,6 +40,9 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Check {
                 c.fail("api.seal_key_file", e.to_string())?;
             }
         }
+        if let Err((key, message)) = super::api::check(api) {
+            c.fail(key, message)?;
+        }
     }
     let mut names = HashSet::new();
     for (i, integ) in cfg.integrations.iter().enumerate() {
@@ -52,7 +55,6 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Check {
             )?;
         }
     }
-    let mut sink_names = HashSet::new();
     for (i, sink) in cfg.sinks.iter().enumerate() {
         let k = format!("sinks[{i}]");
         let name = match sink {
@@ -64,15 +66,17 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Check {
             if n.trim().is_empty() {
                 c.fail(format!("{k}.name"), "must not be empty (or leave it out)")?;
             }
-            if !sink_names.insert(n) {
+            // It goes into every log line, error and metrics label of the sink.
+            if n.chars().count() > 200 || n.chars().any(char::is_control) {
                 c.fail(
                     format!("{k}.name"),
-                    format!("duplicate sink name {n:?}: sink names must be unique"),
+                    "must be at most 200 characters, without control characters",
                 )?;
             }
         }
         sink_rules(&c, &k, sink)?;
     }
+    sink_identities(&c, &cfg.sinks)?;
     Ok(())
 }
 
@@ -214,6 +218,7 @@ fn integration(c: &Ctx, k: &str, i: &IntegrationConfig) -> Check {
         )?;
     }
     at_least_1s(c, &format!("{k}.http.timeout"), i.http.timeout)?;
+    longest_waits(c, k, i)?;
     let rl = &i.rate_limit;
     if !(1..=1_000_000).contains(&rl.per_hour) {
         c.fail(
@@ -275,6 +280,7 @@ fn integration(c: &Ctx, k: &str, i: &IntegrationConfig) -> Check {
             "is required when customer_events.api = \"v1\": the Docusign Admin organization GUID",
         )?;
     }
+    path_ids(c, k, i)?;
     http_url(c, &format!("{k}.redirect_url"), &i.redirect_url)?;
     for (name, v) in [
         ("oauth", &i.endpoints.oauth),
@@ -368,6 +374,23 @@ fn at_least_1s(c: &Ctx, key: &str, d: HumanDuration) -> Check {
                 humantime::format_duration(d.0)
             ),
         );
+    }
+    Ok(())
+}
+
+/// `account_id` and `organization_id` go into URL paths (percent-encoded, one segment each): `.`
+/// and `..`, which URL parsing would resolve to another path, are refused.
+fn path_ids(c: &Ctx, k: &str, i: &IntegrationConfig) -> Check {
+    for (name, v) in [
+        ("account_id", &i.account_id),
+        ("organization_id", &i.organization_id),
+    ] {
+        if matches!(v.as_deref().map(str::trim), Some("." | "..")) {
+            c.fail(
+                format!("{k}.{name}"),
+                "is not an id (it would be a '.' or '..' path segment): write the GUID from Docusign",
+            )?;
+        }
     }
     Ok(())
 }
@@ -481,4 +504,116 @@ fn shared_state(c: &Ctx<'_>, cfg: &Config) -> Check {
         }
     }
     Ok(())
+}
+
+/// Every sink has its own effective name (it keys the sink's acceptance records, its metrics and
+/// its log lines) and its own file: two file sinks on one path, or a dead-letter file that is a
+/// file sink's, would cut and rotate each other's lines.
+fn sink_identities(c: &Ctx, sinks: &[SinkConfig]) -> Check {
+    use super::sinks::normalised_path;
+    let mut names: Vec<String> = Vec::with_capacity(sinks.len());
+    // Every file a sink writes, normalised: (path, sink index, what the sink uses it for).
+    let mut files: Vec<(std::path::PathBuf, usize, &str, u32)> = Vec::new();
+    for (i, sink) in sinks.iter().enumerate() {
+        let name = sink.effective_name();
+        if let Some(j) = names.iter().position(|n| *n == name) {
+            let given = match sink {
+                SinkConfig::Stdout(s) => s.name.is_some(),
+                SinkConfig::File(s) => s.name.is_some(),
+                SinkConfig::Http(s) => s.name.is_some(),
+            };
+            let what = if given { "name" } else { "effective name" };
+            c.fail(
+                format!("sinks[{i}].name"),
+                format!("the {what} {name:?} is also sinks[{j}]'s: give each sink its own name"),
+            )?;
+        }
+        names.push(name);
+        let (path, key, rotated) = match sink {
+            SinkConfig::File(f) => (&f.path, "path", f.max_files),
+            SinkConfig::Http(h) => match &h.dead_letter_path {
+                Some(p) => (p, "dead_letter_path", 0),
+                None => continue,
+            },
+            SinkConfig::Stdout(_) => continue,
+        };
+        let norm = normalised_path(path);
+        for (other, j, other_key, other_rotated) in &files {
+            // Two dead-letter files on one path are fine: each batch is appended whole.
+            let same = *other == norm && (key == "path" || *other_key == "path");
+            // A file sink's rotated files (`path.1` … `path.N`) are its own too.
+            let is_rotation = |a: &std::path::Path, n: u32, b: &std::path::Path| {
+                (1..=n).any(|k| {
+                    let mut r = a.as_os_str().to_owned();
+                    r.push(format!(".{k}"));
+                    std::path::Path::new(&r) == b
+                })
+            };
+            let rotation =
+                is_rotation(other, *other_rotated, &norm) || is_rotation(&norm, rotated, other);
+            if same || rotation {
+                c.fail(
+                    format!("sinks[{i}].{key}"),
+                    format!(
+                        "{} is also sinks[{j}]'s {other_key}{}: two sinks writing one file cut and rotate each other's lines; give each its own file",
+                        path.display(),
+                        if same { "" } else { " (or one of its rotated files)" },
+                    ),
+                )?;
+            }
+        }
+        files.push((norm, i, key, rotated));
+    }
+    Ok(())
+}
+
+/// The longest interval a stream may have: a week (a longer one is a typo, and every wait the
+/// scheduler computes from it stays far from any overflow).
+pub const MAX_INTERVAL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The longest `rate_limit.max_wait` and `rate_limit.min_spacing`: Docusign's budget window.
+pub const MAX_RATE_WAIT: Duration = Duration::from_secs(3600);
+
+/// Upper bounds of the configured waits: intervals at most [`MAX_INTERVAL`], the rate limiter's
+/// waits and the retry backoff at most [`MAX_RATE_WAIT`] (and `max_wait` at least a second).
+fn longest_waits(c: &Ctx, k: &str, i: &IntegrationConfig) -> Check {
+    let too_long = |key: String, d: HumanDuration, max: Duration, why: &str| {
+        if d.0 > max {
+            return c.fail(
+                key,
+                format!(
+                    "{} is too long: use at most {} ({why})",
+                    humantime::format_duration(d.0),
+                    humantime::format_duration(max)
+                ),
+            );
+        }
+        Ok(())
+    };
+    let week = "a stream polls at least once a week";
+    let (ce, au) = (i.customer_events.interval, i.audit_users.interval);
+    too_long(
+        format!("{k}.customer_events.interval"),
+        ce,
+        MAX_INTERVAL,
+        week,
+    )?;
+    too_long(format!("{k}.audit_users.interval"), au, MAX_INTERVAL, week)?;
+    let hour = "Docusign's budget window is one hour";
+    let rl = &i.rate_limit;
+    too_long(
+        format!("{k}.rate_limit.min_spacing"),
+        rl.min_spacing,
+        MAX_RATE_WAIT,
+        hour,
+    )?;
+    too_long(
+        format!("{k}.rate_limit.max_wait"),
+        rl.max_wait,
+        MAX_RATE_WAIT,
+        hour,
+    )?;
+    let retry = "a request retried less than once an hour belongs to the next cycle";
+    too_long(format!("{k}.retry.max"), i.retry.max, MAX_RATE_WAIT, retry)?;
+    at_least_1s(c, &format!("{k}.rate_limit.max_wait"), rl.max_wait)
 }

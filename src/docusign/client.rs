@@ -2,11 +2,14 @@
 //! exponential backoff and full jitter, rate-limit answers, and errors that name the
 //! integration, the API, the status, Docusign's `errorCode` and the `X-DocuSign-TraceToken`.
 
+pub use super::answer::MAX_ANSWER_BYTES;
+use super::answer::{error_fields, header_str, read_capped, Read};
 use super::Api;
 use crate::config::HttpConfig;
 use crate::docusign::auth::{AuthError, Authenticator};
 use crate::support::backoff::Backoff;
 use crate::support::http_client::{describe_reqwest_error, shared_client};
+use crate::support::untrusted::{cut, describe_location, MESSAGE_CHARS};
 use crate::telemetry::events::{ApiResponse, ApiRetry};
 use bytes::Bytes;
 use std::fmt;
@@ -40,6 +43,17 @@ pub enum ApiError {
         integration: String,
         api: Api,
         message: String,
+    },
+    /// A 3xx answer: redirects are never followed (the token would go where the answer says),
+    /// so this is permanent, not retried, and nothing of the answer's body is used. `location`
+    /// is `scheme://host[:port]/path`, without its query.
+    #[error("integration {integration}: {api} API answered HTTP {status}, a redirect to {location}: redirects are not followed (the token goes only to the configured endpoint); set the endpoint to the address that answers{}", trace.as_deref().map(|t| format!(" (X-DocuSign-TraceToken {t})")).unwrap_or_default())]
+    Redirected {
+        integration: String,
+        api: Api,
+        status: u16,
+        location: String,
+        trace: Option<String>,
     },
     /// A URL that cannot be requested (say a `base_uri` that is not a URL): permanent, not retried.
     #[error("integration {integration}: {api} API: cannot request {what}: {message}")]
@@ -262,6 +276,16 @@ impl ApiClient {
         let headers = resp.headers().clone();
         self.limiter.observe(api, status, &headers);
         let trace = header_str(&headers, "x-docusign-tracetoken");
+        if (300..400).contains(&status) {
+            // Not followed, and its body is never read: the connection goes with the answer.
+            return Ok(Attempt::Fail(ApiError::Redirected {
+                integration: self.integration.to_string(),
+                api,
+                status,
+                location: describe_location(&headers, url),
+                trace,
+            }));
+        }
         let body = match read_capped(resp, MAX_ANSWER_BYTES).await {
             Ok(b) => b,
             Err(Read::TooLarge) => {
@@ -289,9 +313,11 @@ impl ApiClient {
             return Ok(match parse(&body) {
                 Ok(v) => Attempt::Done(Some(v)),
                 Err(e) => {
+                    // A JSON error may quote the body ("invalid type: string \"…\""): cut.
                     let message = format!(
-                        "answer (HTTP {status}, {} bytes) is malformed: {e}{}",
+                        "answer (HTTP {status}, {} bytes) is malformed: {}{}",
                         body.len(),
+                        cut(&e.message, MESSAGE_CHARS),
                         trace
                             .as_deref()
                             .map(|t| format!(" (X-DocuSign-TraceToken {t})"))
@@ -338,62 +364,6 @@ impl ApiClient {
     }
 }
 
-/// The most one answer may hold. A Monitor page of 2,000 events is a few MiB; anything near
-/// this is not an answer the collector can use, and reading it whole would let one answer take
-/// the process's memory.
-pub const MAX_ANSWER_BYTES: usize = 32 << 20;
-
-enum Read {
-    TooLarge,
-    Failed(reqwest::Error),
-}
-
-/// The body, read chunk by chunk and abandoned as soon as it passes `cap` bytes.
-async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<Bytes, Read> {
-    if resp.content_length().is_some_and(|n| n > cap as u64) {
-        return Err(Read::TooLarge);
-    }
-    // Room for the whole answer when its length is announced: no copying as the buffer grows.
-    let announced = resp.content_length().map_or(0, |n| n as usize);
-    let mut body = bytes::BytesMut::with_capacity(announced);
-    while let Some(chunk) = resp.chunk().await.map_err(Read::Failed)? {
-        if body.len() + chunk.len() > cap {
-            return Err(Read::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
-}
-
-fn header_str(h: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
-    h.get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.to_string())
-}
-
-/// Docusign's `errorCode`/`message` (or OAuth's `error`/`error_description`) from an error body.
-fn error_fields(body: &[u8]) -> (Option<String>, Option<String>) {
-    #[derive(serde::Deserialize)]
-    struct E {
-        #[serde(rename = "errorCode", alias = "error")]
-        code: Option<String>,
-        #[serde(alias = "error_description")]
-        message: Option<String>,
-    }
-    match serde_json::from_slice::<E>(body) {
-        Ok(e) => (e.code, e.message),
-        Err(_) if body.is_empty() => (None, None),
-        Err(_) => (
-            None,
-            Some(
-                String::from_utf8_lossy(&body[..body.len().min(200)])
-                    .trim()
-                    .to_string(),
-            ),
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,20 +378,6 @@ mod tests {
             assert!(!BodyError::json("page", &e).cut, "{e}");
         }
         assert!(!BodyError::invalid("no endCursor").cut);
-    }
-
-    #[test]
-    fn error_fields_read_docusign_and_oauth_bodies() {
-        let (c, m) = error_fields(
-            br#"{"errorCode":"HOURLY_APIINVOCATION_LIMIT_EXCEEDED","message":"The maximum"}"#,
-        );
-        assert_eq!(c.as_deref(), Some("HOURLY_APIINVOCATION_LIMIT_EXCEEDED"));
-        assert_eq!(m.as_deref(), Some("The maximum"));
-        let (c, _) = error_fields(br#"{"error":"consent_required"}"#);
-        assert_eq!(c.as_deref(), Some("consent_required"));
-        let (c, m) = error_fields(b"<html>Bad Gateway</html>");
-        assert!(c.is_none());
-        assert!(m.unwrap().contains("Bad Gateway"));
     }
 
     #[test]

@@ -1,14 +1,18 @@
 //! Docusign's side of the wire: OAuth JWT Grant and the token cache (`auth`), private keys
-//! (`auth::key`), each integration's rate limiter (`ratelimit`) and the authenticated GET with
-//! retries and error reporting (`client`). Sources build on this; nothing here knows about
-//! records, sinks or checkpoints.
+//! (`auth::key`), each integration's rate limiter (`ratelimit`), the authenticated GET with
+//! retries and error reporting (`client`), and answers read with a bound, their error fields cut
+//! (`answer`). Sources build on this; nothing here knows about records, sinks or checkpoints.
 //!
-//! Layering: `Api` ← `ratelimit` ← `client` → `auth` (the client asks auth for tokens; auth
-//! never calls the client).
+//! Layering: `Api` ← `ratelimit` ← `client` → `auth` → `answer` (the client asks auth for
+//! tokens; auth never calls the client; both read answers through `answer`).
 
+pub(crate) mod answer;
 pub mod auth;
 pub mod client;
 pub mod ratelimit;
+
+#[cfg(test)]
+mod proptests;
 
 use std::fmt;
 

@@ -4,6 +4,7 @@
 //! [`IntegrationConfig`] validated by the same rules as the configuration file, and a description
 //! that never contains a key or token.
 
+use super::policy::ApiPolicy;
 use crate::config::{self, Config, Environment, IntegrationConfig, Status};
 use crate::record::{format_time, snake_case_value};
 use serde_json::{json, Map, Value};
@@ -47,10 +48,15 @@ pub fn merge_settings(
     Ok(out)
 }
 
-/// Parse and validate settings as one integration among `others` (by the configuration rules).
+/// Parse and validate settings as an integration created through the API: the configuration
+/// file's rules, then the API's own ([`ApiPolicy`]: inline key, no files, proxies or
+/// `insecure`, Docusign's endpoints or listed origins), and a name that none of `files` (the
+/// configuration file's integrations) has. The policy is checked before the configuration
+/// rules, which would read the files a request names.
 pub fn to_config(
     settings: &Map<String, Value>,
-    others: &[IntegrationConfig],
+    files: &[IntegrationConfig],
+    policy: &ApiPolicy,
 ) -> Result<IntegrationConfig, String> {
     let value = Value::Object(settings.clone());
     let cfg: IntegrationConfig = serde_path_to_error::deserialize(&value).map_err(|e| {
@@ -61,13 +67,14 @@ pub fn to_config(
             format!("data.{path}: {}", e.inner())
         }
     })?;
-    let mut all: Vec<IntegrationConfig> = others
-        .iter()
-        .filter(|o| o.name != cfg.name)
-        .cloned()
-        .collect();
-    let index = all.len();
-    all.push(cfg.clone());
+    if files.iter().any(|f| f.name == cfg.name) {
+        return Err(format!(
+            "name: the configuration file defines an integration {:?}; an integration created \
+             through the API needs a name of its own (the name keys cursors and tokens)",
+            cfg.name
+        ));
+    }
+    policy.check(&cfg)?;
     let check = Config {
         state_path: "/unused".into(),
         state_url: None,
@@ -76,7 +83,7 @@ pub fn to_config(
         cluster: None,
         log: Default::default(),
         api: None,
-        integrations: all,
+        integrations: vec![cfg.clone()],
         sinks: Vec::new(),
         shutdown_timeout: config::HumanDuration(std::time::Duration::from_secs(30)),
         source: None,
@@ -84,7 +91,7 @@ pub fn to_config(
     };
     config::validate(&check, "request").map_err(|e| {
         e.key
-            .strip_prefix(&format!("integrations[{index}]."))
+            .strip_prefix("integrations[0].")
             .map(|k| format!("data.{k}: {}", e.message))
             .unwrap_or_else(|| format!("{}: {}", e.key, e.message))
     })?;
@@ -118,15 +125,17 @@ pub fn describe_settings(c: &IntegrationConfig) -> Value {
     })
 }
 
-/// The seed-shaped record of an integration.
+/// The seed-shaped record of an integration: `id` is its stable integer id (assigned by the
+/// state database when the name is first seen), `name` beside it.
 pub fn record(
     c: &IntegrationConfig,
+    id: Option<i64>,
     source: &str,
     created_at: Option<i64>,
     updated_at: Option<i64>,
 ) -> Value {
     json!({
-        "id": c.name,
+        "id": id,
         "name": c.name,
         "status": if c.status == Status::Active { "active" } else { "inactive" },
         "source": source,
@@ -161,12 +170,13 @@ mod tests {
     #[test]
     fn a_seed_request_becomes_a_validated_integration() {
         let s = merge_settings(&Map::new(), "acme", None, Some(&request())).unwrap();
-        let c = to_config(&s, &[]).unwrap();
+        let c = to_config(&s, &[], &ApiPolicy::default()).unwrap();
         assert_eq!(c.name, "acme");
         assert_eq!(c.environment, Environment::Developer);
         assert!(c.change_keys);
         assert_eq!(c.customer_events.page_size, 500);
-        let shown = record(&c, "api", Some(0), Some(0)).to_string();
+        let shown = record(&c, Some(34), "api", Some(0), Some(0)).to_string();
+        assert!(shown.contains("\"id\":34,"), "{shown}");
         assert!(shown.contains("\"hasPrivateKey\":true"));
         assert!(
             !shown.contains("PRIVATE KEY") && !shown.contains(pem().lines().nth(1).unwrap()),
@@ -179,7 +189,7 @@ mod tests {
         let mut r = request();
         r["customerEvents"]["pageSize"] = json!(5000);
         let s = merge_settings(&Map::new(), "acme", None, Some(&r)).unwrap();
-        let e = to_config(&s, &[]).unwrap_err();
+        let e = to_config(&s, &[], &ApiPolicy::default()).unwrap_err();
         assert!(e.contains("data.customer_events.page_size"), "{e}");
         let s = merge_settings(
             &Map::new(),
@@ -188,10 +198,30 @@ mod tests {
             Some(&json!({"environment": "stage"})),
         )
         .unwrap();
-        let e = to_config(&s, &[]).unwrap_err();
+        let e = to_config(&s, &[], &ApiPolicy::default()).unwrap_err();
         assert!(e.contains("integration_key"), "{e}");
         let s = merge_settings(&Map::new(), "Bad Name", None, Some(&request())).unwrap();
-        assert!(to_config(&s, &[]).unwrap_err().contains("name"));
+        assert!(to_config(&s, &[], &ApiPolicy::default())
+            .unwrap_err()
+            .contains("name"));
+    }
+
+    #[test]
+    fn a_name_of_the_file_is_refused() {
+        let s = merge_settings(&Map::new(), "acme", None, Some(&request())).unwrap();
+        let file = to_config(&s, &[], &ApiPolicy::default()).unwrap();
+        let e = to_config(&s, &[file], &ApiPolicy::default()).unwrap_err();
+        assert!(e.starts_with("name:") && e.contains("\"acme\""), "{e}");
+    }
+
+    #[test]
+    fn a_key_file_is_refused_before_it_is_read() {
+        let mut r = request();
+        r["privateKeyFile"] = json!("/nonexistent/secret.pem");
+        let s = merge_settings(&Map::new(), "acme", None, Some(&r)).unwrap();
+        let e = to_config(&s, &[], &ApiPolicy::default()).unwrap_err();
+        assert!(e.starts_with("data.private_key_file:"), "{e}");
+        assert!(!e.contains("/nonexistent"), "{e}");
     }
 
     #[test]

@@ -6,9 +6,10 @@
 //! it in the registry, and the scheduler restarts its streams between pages.
 
 pub mod managed;
+pub mod policy;
 mod registry;
 
-pub use registry::Registry;
+pub use registry::{LeftOut, Registry};
 
 /// An integration that cannot be set up (its key, its HTTP settings), or the state database
 /// that holds the API's integrations could not be read.
@@ -73,6 +74,7 @@ impl Integration {
             burst: rl.burst,
             reserve: rl.reserve,
             min_spacing: rl.min_spacing.0,
+            max_wait: rl.max_wait.0,
         };
         let limiter = Arc::new(RateLimiter::new(&config.name, settings));
         let retry = RetryPolicy {

@@ -2,6 +2,7 @@
 //! the local API (stored in the state database). Readers take snapshots; writers replace whole
 //! entries, so a running stream keeps the `Integration` it started with.
 
+use super::policy::ApiPolicy;
 use super::SetupError;
 use super::{Integration, Origin};
 use crate::config::{Config, IntegrationConfig};
@@ -12,22 +13,66 @@ use std::sync::{Arc, RwLock};
 /// Every integration, by name.
 pub struct Registry {
     integrations: RwLock<Vec<Arc<Integration>>>,
+    /// What integrations created through the API may be (`[api] allowed_endpoints`).
+    policy: ApiPolicy,
+    /// Stored API integrations that could not be set up at the last load or sync.
+    left_out: RwLock<Vec<LeftOut>>,
+}
+
+/// A stored integration (created through the API) that is not served, and why: its settings
+/// cannot be opened, no longer keep to the API's rules, or its name is the file's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    pub name: String,
+    pub error: String,
 }
 
 impl Registry {
     /// Set up every integration of `config` (active or not) and every one created through the
-    /// local API (from the state database). A stored integration that no longer validates (say
-    /// its name is now taken by the file) is logged and left out.
+    /// local API (from the state database), and give every name its stable id. A stored
+    /// integration that cannot be set up (its settings do not open, break the API's rules, or
+    /// its name is now the file's) is logged, left out and kept in [`Registry::left_out`].
     pub fn load(config: &Config, state: &State) -> Result<Registry, SetupError> {
         let mut integrations = config
             .integrations
             .iter()
             .map(|c| Integration::new(c.clone(), state.clone()).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
-        integrations.extend(managed(state, &config.integrations)?);
+        let policy = ApiPolicy::from_config(config);
+        let (stored, left_out) = managed(state, &config.integrations, &policy)?;
+        integrations.extend(stored);
+        let names: Vec<String> = integrations.iter().map(|i| i.name().to_string()).collect();
+        // Ids are a convenience of the API: a database that cannot assign them now does not
+        // keep the daemon from collecting (the API assigns them when it next shows a name).
+        if let Err(e) = state.integration_ids(&names) {
+            tracing::warn!("integration ids not assigned yet: {e}");
+        }
         Ok(Registry {
             integrations: RwLock::new(integrations),
+            policy,
+            left_out: RwLock::new(left_out),
         })
+    }
+
+    /// The rules integrations created through the API keep to.
+    pub fn policy(&self) -> &ApiPolicy {
+        &self.policy
+    }
+
+    /// The stored API integrations left out at the last load or sync.
+    pub fn left_out(&self) -> Vec<LeftOut> {
+        self.left_out
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Forget that `name` was left out (its row was deleted).
+    pub fn forget_left_out(&self, name: &str) {
+        self.left_out
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|l| l.name != name);
     }
 
     /// Bring the integrations created through the API up to date with the state database (another
@@ -40,7 +85,8 @@ impl Registry {
             .filter(|i| matches!(i.origin, Origin::File))
             .map(|i| i.config.clone())
             .collect();
-        let stored = managed(state, &files)?;
+        let (stored, left_out) = managed(state, &files, &self.policy)?;
+        *self.left_out.write().unwrap_or_else(|p| p.into_inner()) = left_out;
         let mut changed = Vec::new();
         for integ in &stored {
             let same = current.iter().any(|c| {
@@ -102,18 +148,37 @@ impl Registry {
     }
 }
 
-/// The integrations created through the API, built against the file's `files`. One that no
-/// longer validates (say its name is now taken by the file) is logged and left out.
+/// The integrations created through the API, built against the file's `files` and `policy`;
+/// and those left out (logged), each with the reason.
 fn managed(
     state: &State,
     files: &[IntegrationConfig],
-) -> Result<Vec<Arc<Integration>>, SetupError> {
+    policy: &ApiPolicy,
+) -> Result<(Vec<Arc<Integration>>, Vec<LeftOut>), SetupError> {
     let mut out = Vec::new();
-    for m in state.managed_integrations()? {
-        let built = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&m.data)
-            .map_err(|e| e.to_string())
-            .and_then(|settings| super::managed::to_config(&settings, files))
-            .and_then(|c| Integration::new(c, state.clone()).map_err(|e| e.to_string()));
+    let (opened, unopened) = state.managed_integrations_checked()?;
+    let mut left_out: Vec<LeftOut> = unopened
+        .into_iter()
+        .map(|u| LeftOut {
+            name: u.name,
+            error: u.error,
+        })
+        .collect();
+    for m in opened {
+        let clash = files.iter().any(|f| f.name == m.name);
+        let built = if clash {
+            Err(format!(
+                "the configuration file also defines an integration {:?}; the two would share \
+                 cursors and tokens, so the file's is served: delete this one \
+                 (DELETE /integrations/{}) or rename the file's",
+                m.name, m.name
+            ))
+        } else {
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&m.data)
+                .map_err(|e| format!("its stored settings are not JSON: {e}"))
+                .and_then(|settings| super::managed::to_config(&settings, files, policy))
+                .and_then(|c| Integration::new(c, state.clone()).map_err(|e| e.to_string()))
+        };
         match built {
             Ok(mut i) => {
                 i.origin = Origin::Api {
@@ -122,10 +187,15 @@ fn managed(
                 };
                 out.push(Arc::new(i));
             }
-            Err(e) => {
-                tracing::error!(integration = %m.name, "integration created through the API is left out: {e}")
-            }
+            Err(error) => left_out.push(LeftOut {
+                name: m.name,
+                error,
+            }),
         }
     }
-    Ok(out)
+    for l in &left_out {
+        tracing::error!(integration = %l.name, "integration created through the API is left out: {}", l.error);
+    }
+    left_out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok((out, left_out))
 }

@@ -15,6 +15,11 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// State key under which a sink's acceptance of a page is remembered while another sink failed.
+///
+/// Invariant: no two sinks share a key. The key is per integration (`State::set_value`'s first
+/// argument), the event type's name holds no dot, and sink names are unique (validation refuses
+/// two sinks with one effective name, and `Sinks::new` refuses to hold them), so
+/// `ack.{event type}.{sink}` names one sink even when its name holds dots.
 fn ack_key(sink: &str, et: EventType) -> String {
     format!("ack.{}.{sink}", et.as_str())
 }

@@ -23,6 +23,7 @@ use std::sync::Arc;
 mod delivery;
 mod drain;
 pub mod scheduler;
+mod supervise;
 
 pub use delivery::{deliver_page, page_identity};
 pub use drain::{drain, Target, PAGES_IN_FLIGHT};
@@ -162,6 +163,9 @@ impl Collector {
         let clock = std::time::Instant::now();
         let started = now_unix();
         let run_id = self.state.run_started(name, et, started)?;
+        if crate::support::fault::hit("panic_in_cycle") {
+            panic!("fault injection: panic_in_cycle");
+        }
         let target = Target {
             integration: name,
             event_type: et,

@@ -12,6 +12,7 @@
 //! integrations do not ask for a thousand token grants in the same second. `once`, a restart
 //! through the API and a `Fetch` start at once.
 
+use super::supervise::{supervise, DeadStreams, Successes};
 use crate::integrations::Integration;
 use crate::pipeline::{Collector, CycleError};
 use crate::record::EventType;
@@ -41,7 +42,8 @@ pub const MAX_START_SPREAD: Duration = Duration::from_secs(60);
 /// The delay of the first cycle of `integration`'s `et` stream at start-up: a stable hash (FNV-1a)
 /// of both modulo min(`interval`, [`MAX_START_SPREAD`]).
 pub fn start_delay(integration: &str, et: EventType, interval: Duration) -> Duration {
-    let window = interval.min(MAX_START_SPREAD).as_millis() as u64;
+    // At most 60,000 ms: the conversion cannot fail.
+    let window = u64::try_from(interval.min(MAX_START_SPREAD).as_millis()).unwrap_or(60_000);
     if window == 0 {
         return Duration::ZERO;
     }
@@ -53,15 +55,19 @@ pub fn start_delay(integration: &str, et: EventType, interval: Duration) -> Dura
     Duration::from_millis(h % window)
 }
 
-/// Random jitter of up to ±10 % of `interval`, capped at 30 s.
+/// Random jitter of up to ±10 % of `interval`, capped at 30 s. Any `interval` (also
+/// `Duration::MAX`): the result is `interval − j + r` with `j` ≤ a tenth of it, saturating.
 pub fn jittered(interval: Duration) -> Duration {
-    let max = (interval / 10).min(Duration::from_secs(30)).as_millis() as i64;
-    if max == 0 {
+    let max = (interval / 10).min(Duration::from_secs(30));
+    // At most 30,000 ms.
+    let max_ms = u64::try_from(max.as_millis()).unwrap_or(30_000);
+    if max_ms == 0 {
         return interval;
     }
-    let j = rand::thread_rng().gen_range(-max..=max);
-    let ms = interval.as_millis() as i64 + j;
-    Duration::from_millis(ms.max(0) as u64)
+    let r = rand::thread_rng().gen_range(0..=2 * max_ms);
+    interval
+        .saturating_sub(Duration::from_millis(max_ms))
+        .saturating_add(Duration::from_millis(r))
 }
 
 fn log_cycle(
@@ -117,12 +123,14 @@ struct Running {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-/// Start `integ`'s streams; with `spread`, each first cycle waits its [`start_delay`].
+/// Start `integ`'s streams (each supervised: see [`super::supervise`]); with `spread`, each
+/// first cycle waits its [`start_delay`].
 fn start(
     collector: &Arc<Collector>,
     integ: &Arc<Integration>,
     running: &mut HashMap<String, Running>,
     spread: bool,
+    dead: &DeadStreams,
 ) {
     let streams = integ.streams();
     // With replicas, only the holder of the integration's lease collects it.
@@ -144,8 +152,9 @@ fn start(
         } else {
             Duration::ZERO
         };
+        let dead = dead.clone();
         r.tasks.push(tokio::spawn(async move {
-            stream_loop(collector, integ, et, shutdown, wake, delay).await
+            supervise(collector, integ, et, shutdown, wake, delay, dead).await
         }));
     }
     running.insert(integ.name().to_string(), r);
@@ -202,8 +211,9 @@ fn status_line(collector: &Collector, running: usize) -> String {
 /// changed, removed or fetched through the local API). Returns once every stream has stopped.
 pub async fn run(collector: Arc<Collector>, shutdown: Shutdown, mut control: ControlReceiver) {
     let mut running: HashMap<String, Running> = HashMap::new();
+    let dead = DeadStreams::default();
     for integ in collector.registry().integrations() {
-        start(&collector, &integ, &mut running, true);
+        start(&collector, &integ, &mut running, true, &dead);
     }
     // With replicas nothing is held yet: the cluster starts what it claims.
     if running.is_empty() && collector.state.lease_book().is_none() {
@@ -211,22 +221,26 @@ pub async fn run(collector: Arc<Collector>, shutdown: Shutdown, mut control: Con
     }
     let mut control_open = true;
     notify::notify_ready();
-    // The watchdog is pinged from this loop, so a stuck loop stops the pings; without a
-    // watchdog the tick still refreshes the status line.
+    // The watchdog is pinged from this loop, so a stuck loop stops the pings, and so does a
+    // stream that panicked and is not restarted yet; without a watchdog the tick still
+    // refreshes the status line.
     let mut tick = tokio::time::interval(notify::watchdog_interval().unwrap_or(STATUS_EVERY));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.wait() => break,
             _ = tick.tick() => {
-                notify::notify_watchdog();
+                match dead.count() {
+                    0 => notify::notify_watchdog(),
+                    n => tracing::warn!(dead = n, "a stream is down until its restart: the watchdog is not fed"),
+                }
                 notify::notify_status(&status_line(&collector, running.len()));
             }
             msg = control.recv(), if control_open => match msg {
                 Some(Control::Restart(name)) => {
                     stop(&mut running, &name).await;
                     if let Some(integ) = collector.registry().integration(&name) {
-                        start(&collector, &integ, &mut running, false);
+                        start(&collector, &integ, &mut running, false, &dead);
                     }
                 }
                 Some(Control::Stop(name)) => stop(&mut running, &name).await,
@@ -244,7 +258,7 @@ pub async fn run(collector: Arc<Collector>, shutdown: Shutdown, mut control: Con
                     }
                     if !running.contains_key(&name) {
                         if let Some(integ) = collector.registry().integration(&name) {
-                            start(&collector, &integ, &mut running, true);
+                            start(&collector, &integ, &mut running, true, &dead);
                         }
                     }
                 }
@@ -268,13 +282,16 @@ pub async fn run(collector: Arc<Collector>, shutdown: Shutdown, mut control: Con
     }
 }
 
-async fn stream_loop(
+/// One stream's cycles on its interval until shutdown or until the lease is gone; every
+/// successful cycle counts in `successes`.
+pub(super) async fn stream_loop(
     collector: Arc<Collector>,
     integ: Arc<Integration>,
     et: EventType,
     shutdown: Shutdown,
     wake: Arc<Notify>,
     first_delay: Duration,
+    successes: Successes,
 ) {
     let every = interval(&integ, et);
     tracing::info!(integration = %integ.name(), event_type = %et, interval = %humantime::format_duration(every), first_in_ms = first_delay.as_millis() as u64, "collecting");
@@ -291,6 +308,9 @@ async fn stream_loop(
         }
         let result = Box::pin(collector.cycle(&integ, et, &shutdown)).await;
         log_cycle(&integ, et, &result, started.elapsed());
+        if result.is_ok() {
+            successes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
         if shutdown.is_triggered() {
             return;
         }
@@ -305,9 +325,14 @@ async fn stream_loop(
             }
             _ => jittered(every),
         };
-        let next = started + wait;
+        // `started + wait` can overflow only for an absurd interval; then sleep `wait` (tokio
+        // caps a sleep at its far future) rather than panic.
+        let pause = match started.checked_add(wait) {
+            Some(next) => tokio::time::sleep_until(next),
+            None => tokio::time::sleep(wait),
+        };
         tokio::select! {
-            _ = tokio::time::sleep_until(next) => {}
+            _ = pause => {}
             _ = wake.notified() => tracing::info!(integration = %integ.name(), event_type = %et, "fetch requested"),
             _ = shutdown.wait() => return,
         }
@@ -374,6 +399,12 @@ mod tests {
             );
         }
         assert_eq!(jittered(Duration::from_millis(5)), Duration::from_millis(5));
+        // Any interval, however absurd, without overflow.
+        for huge in [Duration::MAX, Duration::from_secs(u64::MAX / 2)] {
+            let d = jittered(huge);
+            assert!(d >= huge - Duration::from_secs(30), "{d:?}");
+        }
+        assert_eq!(jittered(Duration::ZERO), Duration::ZERO);
     }
 
     #[test]
@@ -396,6 +427,7 @@ mod tests {
         assert!(slices.iter().all(|n| (40..=160).contains(n)), "{slices:?}");
         assert!(start_delay("acme", et, Duration::from_secs(2)) < Duration::from_secs(2));
         assert_eq!(start_delay("acme", et, Duration::ZERO), Duration::ZERO);
+        assert!(start_delay("acme", et, Duration::MAX) < minute);
     }
 
     #[tokio::test(start_paused = true)]

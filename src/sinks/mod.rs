@@ -40,13 +40,23 @@ pub enum SinkError {
 pub struct Sinks(Arc<[Arc<dyn Sink>]>);
 
 impl Sinks {
-    /// At least one sink.
+    /// At least one sink, each with its own name: a sink's name keys its acceptance records
+    /// (`pipeline::delivery`), so two sinks with one name would spare each other pages.
+    /// Validation refuses such a configuration first; this is the last guard.
     pub fn new(sinks: Vec<Arc<dyn Sink>>) -> Result<Sinks, SinkError> {
         if sinks.is_empty() {
             return Err(SinkError::Config {
                 sink: "sinks".into(),
                 message: "at least one sink is needed".into(),
             });
+        }
+        for (i, s) in sinks.iter().enumerate() {
+            if sinks[..i].iter().any(|o| o.name() == s.name()) {
+                return Err(SinkError::Config {
+                    sink: s.name().to_string(),
+                    message: "another sink has this name: give each sink its own name".into(),
+                });
+            }
         }
         Ok(Sinks(sinks.into()))
     }
@@ -93,30 +103,46 @@ impl SwappableSinks {
 }
 
 /// Build the configured sinks; no configuration means one stdout sink.
+/// `sink` under another name: a reload that renames a file sink keeps its open file (a second
+/// handle on one path could cut a line) but reports, and keeps acceptances, under the new name.
+pub fn renamed(sink: Arc<dyn Sink>, name: String) -> Arc<dyn Sink> {
+    if sink.name() == name {
+        return sink;
+    }
+    Arc::new(Renamed { name, inner: sink })
+}
+
+struct Renamed {
+    name: String,
+    inner: Arc<dyn Sink>,
+}
+
+impl Sink for Renamed {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn deliver(&self, batch: Arc<Batch>) -> DeliverFuture<'_> {
+        self.inner.deliver(batch)
+    }
+}
+
 pub fn build(configs: &[SinkConfig]) -> Result<Sinks, SinkError> {
     if configs.is_empty() {
         return Ok(Sinks::one(Arc::new(StdoutSink::new("stdout"))));
     }
     let mut sinks: Vec<Arc<dyn Sink>> = Vec::with_capacity(configs.len());
     for c in configs {
+        let name = c.effective_name();
         match c {
-            SinkConfig::Stdout(s) => {
-                let name = s.name.clone().unwrap_or_else(|| "stdout".into());
-                sinks.push(Arc::new(StdoutSink::new(name)));
-            }
-            SinkConfig::File(f) => {
-                let name = f
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| format!("file:{}", f.path.display()));
-                sinks.push(Arc::new(FileSink::open(
-                    name,
-                    &f.path,
-                    f.max_bytes,
-                    f.max_files,
-                )?));
-            }
-            SinkConfig::Http(h) => sinks.push(Arc::new(http::HttpSink::new(h)?)),
+            SinkConfig::Stdout(_) => sinks.push(Arc::new(StdoutSink::new(name))),
+            SinkConfig::File(f) => sinks.push(Arc::new(FileSink::open(
+                name,
+                &f.path,
+                f.max_bytes,
+                f.max_files,
+            )?)),
+            SinkConfig::Http(h) => sinks.push(Arc::new(http::HttpSink::new(name, h)?)),
         }
     }
     Sinks::new(sinks)
@@ -126,6 +152,14 @@ pub fn build(configs: &[SinkConfig]) -> Result<Sinks, SinkError> {
 mod tests {
     use super::*;
     use crate::config::{FileSinkConfig, StdoutSinkConfig};
+
+    #[test]
+    fn a_renamed_sink_answers_to_its_new_name_only() {
+        let s: Arc<dyn Sink> = Arc::new(StdoutSink::new("console"));
+        assert!(Arc::ptr_eq(&renamed(s.clone(), "console".into()), &s));
+        let r = renamed(s, "screen".into());
+        assert_eq!(r.name(), "screen");
+    }
 
     #[test]
     fn empty_config_means_stdout() {
@@ -168,6 +202,18 @@ mod tests {
             sinks.as_slice()[0].name(),
             "http:https://siem.example.com/in"
         );
+    }
+
+    #[test]
+    fn two_sinks_with_one_name_are_refused() {
+        let cfg: SinkConfig = toml::from_str("type = \"http\"\nurl = \"https://x/in\"").unwrap();
+        match build(&[cfg.clone(), cfg]) {
+            Err(SinkError::Config { sink, message }) => {
+                assert_eq!(sink, "http:https://x/in");
+                assert!(message.contains("own name"), "{message}");
+            }
+            _ => panic!("expected a config error"),
+        }
     }
 
     #[test]

@@ -129,17 +129,18 @@ impl MonitorSource {
         }
     }
 
+    /// The page URL for `cursor` (the organization id percent-encoded into its path segment).
     pub fn url(&self, cursor: &str, limit: u32) -> String {
-        let path = match self.api {
-            MonitorApi::Lens => "/api/v2.0/datasets/monitor/stream".to_string(),
-            MonitorApi::V1 => format!(
-                "/v1/organizations/{}/stream",
-                self.organization_id.as_deref().unwrap_or_default()
-            ),
+        let org = self.organization_id.as_deref().unwrap_or_default();
+        let segments = match self.api {
+            MonitorApi::Lens => vec!["api", "v2.0", "datasets", "monitor", "stream"],
+            MonitorApi::V1 => vec!["v1", "organizations", org, "stream"],
         };
-        let mut url = match url::Url::parse(&format!("{}{path}", self.base)) {
+        let mut url = match crate::support::untrusted::path_url(&self.base, &segments) {
             Ok(u) => u,
-            Err(_) => return format!("{}{path}", self.base),
+            // Not a URL (the client refuses it by name): configuration validation keeps this
+            // from happening.
+            Err(_) => return format!("{}/{}", self.base, segments.join("/")),
         };
         url.query_pairs_mut()
             .append_pair("cursor", cursor)

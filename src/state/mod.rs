@@ -14,8 +14,9 @@ use std::sync::{Arc, OnceLock};
 
 mod fence;
 pub use fence::LeaseBook;
+mod ids;
 mod managed;
-pub use managed::ManagedIntegration;
+pub use managed::{ManagedIntegration, Unopened};
 pub mod postgres;
 mod runs;
 pub use runs::{RunRecord, StreamState};
@@ -87,7 +88,7 @@ pub struct State {
     /// The database for messages: a path, or `user@host:port/dbname` (never a password).
     path: Arc<str>,
     /// Seals the settings of API-created integrations (their private keys) when set.
-    seal: Arc<OnceLock<crate::support::seal::SealKey>>,
+    seal: Arc<OnceLock<crate::support::seal::SealKeys>>,
     /// The leases this replica holds; set only when replicas share the database.
     leases: Arc<OnceLock<Arc<LeaseBook>>>,
 }

@@ -83,9 +83,14 @@ pub trait Store: Send + Sync {
     /// Create or replace one (its `created_at` kept on replace) at unix time `at`.
     fn save_managed(&self, name: &str, data: &str, at: i64) -> Result<(), StateError>;
     fn delete_managed(&self, name: &str) -> Result<bool, StateError>;
-    /// Replace the stored settings of existing rows (sealing them), then make sure no old copy
-    /// stays in a log the backend keeps.
-    fn reseal(&self, rows: &[(String, String)]) -> Result<(), StateError>;
+    /// Replace the stored settings of existing rows, each `(name, old, new)` only while it still
+    /// holds `old` (a change made meanwhile wins), then make sure no old copy stays in a log the
+    /// backend keeps.
+    fn reseal(&self, rows: &[(String, String, String)]) -> Result<(), StateError>;
+
+    /// The stable integer id of every integration name seen so far, after giving each of
+    /// `assign` that has none the next id (ids are never reused, and never removed).
+    fn integration_ids(&self, assign: &[String]) -> Result<Vec<(String, i64)>, StateError>;
 
     /// Whether the database answers now.
     fn ping(&self) -> Result<(), StateError>;

@@ -26,9 +26,10 @@ impl Backoff {
             .min(self.max)
     }
 
-    /// A random wait in `0..=cap(attempt)`.
+    /// A random wait in `0..=cap(attempt)` (a cap beyond `u64::MAX` milliseconds, which only an
+    /// absurd configuration gives, is drawn from `0..=u64::MAX` ms).
     pub fn delay(&self, attempt: u32) -> Duration {
-        let ms = self.cap(attempt).as_millis() as u64;
+        let ms = u64::try_from(self.cap(attempt).as_millis()).unwrap_or(u64::MAX);
         if ms == 0 {
             return Duration::ZERO;
         }
@@ -52,6 +53,10 @@ mod tests {
         }
         let zero = Backoff::new(Duration::ZERO, Duration::ZERO);
         assert_eq!(zero.delay(3), Duration::ZERO);
+        // Any durations, without overflow.
+        let huge = Backoff::new(Duration::MAX, Duration::MAX);
+        assert_eq!(huge.cap(u32::MAX), Duration::MAX);
+        assert!(huge.delay(3) <= Duration::MAX);
         // A max below the base is raised to it.
         assert_eq!(
             Backoff::new(Duration::from_secs(5), Duration::from_secs(1)).cap(0),

@@ -89,9 +89,57 @@ pub fn read_token(path: &Path) -> Result<String, String> {
     Ok(text)
 }
 
+/// Warn, once per file, about every key or token file of `files` (`(key, path)`, the path as
+/// configured) that its group or others may read (`mode & 0o077 != 0`): by key, path and mode,
+/// never its content. Not refused: container platforms mount secrets 0644 by default. Returns
+/// the files warned about, with their modes.
+pub fn warn_readable_by_others(files: &[(String, PathBuf)]) -> Vec<(PathBuf, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut warned: Vec<(PathBuf, u32)> = Vec::new();
+    for (key, path) in files {
+        let Ok(real) = expand(path) else { continue };
+        // The file itself (a Kubernetes secret is a symlink into `..data`).
+        let Ok(meta) = std::fs::metadata(&real) else {
+            continue;
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 == 0 || warned.iter().any(|(p, _)| p == &real) {
+            continue;
+        }
+        tracing::warn!(
+            key = %key,
+            path = %real.display(),
+            mode = format!("{mode:04o}"),
+            "a key or token file is readable by its group or others: restrict it \
+             (chmod 600, owned by the collector's user); collection goes on"
+        );
+        warned.push((real, mode));
+    }
+    warned
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_others_can_read_are_listed_once() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        let private = dir.path().join("private");
+        for (p, mode) in [(&shared, 0o644), (&private, 0o600)] {
+            std::fs::write(p, "SECRET-CONTENT").unwrap();
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let files = vec![
+            ("a".to_string(), shared.clone()),
+            ("b".to_string(), private),
+            ("c".to_string(), shared.clone()),
+            ("d".to_string(), dir.path().join("missing")),
+        ];
+        assert_eq!(warn_readable_by_others(&files), vec![(shared, 0o644)]);
+    }
 
     #[test]
     fn expands_the_credentials_directory() {

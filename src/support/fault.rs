@@ -3,7 +3,9 @@
 //! `DOCUSIGN_COLLECTOR_FAULT=<point>:<n>` makes the process abort (as if killed) the `n`th time
 //! execution reaches `<point>`. Unset, every check is one relaxed atomic load. Points:
 //! - `after_sink_write`: every sink accepted a page, its cursor is not saved yet;
-//! - `mid_file_write`: the file sink has written half of a batch (a torn last line).
+//! - `mid_file_write`: the file sink has written half of a batch (a torn last line);
+//! - `panic_in_cycle`: a cycle has recorded its start in the run history; this one panics
+//!   instead of aborting (the stream's task dies, the process lives: supervision tests).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;

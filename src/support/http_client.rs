@@ -55,6 +55,7 @@ pub fn describe_reqwest_error(e: &reqwest::Error) -> String {
 
 /// A reqwest client with a timeout, a proxy choice, optional extra CA certificates, and
 /// (when `insecure`) no certificate verification. Shared by the API clients and the http sink.
+/// It follows no redirect: a 3xx answer comes back to the caller as it is.
 pub fn build_client(
     timeout: Duration,
     proxy: &Proxy,
@@ -65,7 +66,12 @@ pub fn build_client(
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(15)))
         .user_agent(concat!("docusign-collector/", env!("CARGO_PKG_VERSION")))
-        .pool_idle_timeout(Duration::from_secs(60));
+        .pool_idle_timeout(Duration::from_secs(60))
+        // Never follow a redirect: reqwest re-sends a hop's headers (the bearer token) to every
+        // later hop on the first hop's origin, turns a POST into a GET (a sink "delivers" to a
+        // login page) and re-posts a 307's body (the signed assertion) anywhere. A 3xx is
+        // handed to the caller, which treats it as an error (ARCHITECTURE.md, Invariants).
+        .redirect(reqwest::redirect::Policy::none());
     match proxy {
         Proxy::System => {}
         Proxy::None => b = b.no_proxy(),

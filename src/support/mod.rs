@@ -12,3 +12,4 @@ pub mod notify;
 pub mod seal;
 pub mod secret;
 pub mod shutdown;
+pub mod untrusted;

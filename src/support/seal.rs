@@ -1,13 +1,18 @@
 //! Sealing secrets at rest with AES-256-GCM: the settings of integrations created through the
-//! local API (which hold their private keys) are stored as `sealed:v1:<hex nonce‖ciphertext>`.
-//! The 256-bit key comes from a file (`[api] seal_key_file`): 32 raw bytes or 64 hex digits.
+//! local API (which hold their private keys) are stored as `sealed:v2:<hex nonce‖ciphertext>`,
+//! with the integration's name as associated data, so a row copied onto another integration's
+//! row does not open. `sealed:v1:` (no associated data, earlier versions) still opens, and is
+//! resealed as v2 at start. The 256-bit key comes from a file (`[api] seal_key_file`): 32 raw
+//! bytes or 64 hex digits; [`SealKeys`] adds the previous keys of a rotation.
 
-use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use std::path::Path;
 
-/// Marks sealed text; text without it was written in the clear by an earlier version.
-pub const SEALED_PREFIX: &str = "sealed:v1:";
+/// Marks sealed text bound to its integration's name (associated data).
+pub const SEALED_PREFIX: &str = "sealed:v2:";
+/// Sealed text of earlier versions, without associated data (still opened, then resealed).
+pub const SEALED_V1_PREFIX: &str = "sealed:v1:";
 const NONCE_LEN: usize = 12;
 
 /// An AES-256-GCM key. `Debug` never shows it.
@@ -59,14 +64,16 @@ impl SealKey {
         }
     }
 
-    /// Seal `plain` with a fresh random nonce.
-    pub fn seal(&self, plain: &str) -> String {
+    /// Seal `plain` with a fresh random nonce, bound to `aad` (the integration's name): the
+    /// text opens only with the same `aad`.
+    pub fn seal(&self, plain: &str, aad: &str) -> String {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let payload = Payload {
+            msg: plain.as_bytes(),
+            aad: aad.as_bytes(),
+        };
         // Encryption fails only for inputs beyond GCM's length limit (64 GiB).
-        let sealed = self
-            .cipher
-            .encrypt(&nonce, plain.as_bytes())
-            .unwrap_or_default();
+        let sealed = self.cipher.encrypt(&nonce, payload).unwrap_or_default();
         let mut out = String::with_capacity(SEALED_PREFIX.len() + 2 * (NONCE_LEN + sealed.len()));
         out.push_str(SEALED_PREFIX);
         for b in nonce.iter().chain(sealed.iter()) {
@@ -75,27 +82,82 @@ impl SealKey {
         out
     }
 
-    /// Open text made by [`SealKey::seal`].
-    pub fn open(&self, text: &str) -> Result<String, SealError> {
-        let hex = text
-            .strip_prefix(SEALED_PREFIX)
-            .ok_or(SealError::Open("not sealed"))?;
+    /// Open text made by [`SealKey::seal`] with the same `aad` (v2), or by an earlier version
+    /// (v1, no associated data).
+    pub fn open(&self, text: &str, aad: &str) -> Result<String, SealError> {
+        let (hex, aad) = if let Some(h) = text.strip_prefix(SEALED_PREFIX) {
+            (h, aad.as_bytes())
+        } else if let Some(h) = text.strip_prefix(SEALED_V1_PREFIX) {
+            (h, &b""[..])
+        } else {
+            return Err(SealError::Open("not sealed"));
+        };
         let bytes = decode_hex(hex).ok_or(SealError::Open("not hex"))?;
         if bytes.len() < NONCE_LEN {
             return Err(SealError::Open("too short"));
         }
-        let (nonce, sealed) = bytes.split_at(NONCE_LEN);
+        let (nonce, msg) = bytes.split_at(NONCE_LEN);
         let plain = self
             .cipher
-            .decrypt(Nonce::from_slice(nonce), sealed)
-            .map_err(|_| SealError::Open("wrong seal key or altered data"))?;
+            .decrypt(Nonce::from_slice(nonce), Payload { msg, aad })
+            .map_err(|_| {
+                SealError::Open(
+                    "wrong seal key, altered data, or a row copied from another integration",
+                )
+            })?;
         String::from_utf8(plain).map_err(|_| SealError::Open("not text"))
+    }
+}
+
+/// The current seal key and the previous ones of a rotation (`[api] previous_seal_key_files`).
+#[derive(Clone, Debug)]
+pub struct SealKeys {
+    pub current: SealKey,
+    pub previous: Vec<SealKey>,
+}
+
+/// Text opened by [`SealKeys::open`].
+pub struct Opened {
+    pub plain: String,
+    /// Sealed as v1 or under a previous key: seal it again under the current key.
+    pub stale: bool,
+}
+
+impl SealKeys {
+    /// Open with the current key, else with each previous key in turn.
+    pub fn open(&self, text: &str, aad: &str) -> Result<Opened, SealError> {
+        let v1 = text.starts_with(SEALED_V1_PREFIX);
+        let first = match self.current.open(text, aad) {
+            Ok(plain) => return Ok(Opened { plain, stale: v1 }),
+            Err(e) => e,
+        };
+        for k in &self.previous {
+            if let Ok(plain) = k.open(text, aad) {
+                return Ok(Opened { plain, stale: true });
+            }
+        }
+        Err(first)
     }
 }
 
 /// Whether `text` was sealed (else it was stored in the clear by an earlier version).
 pub fn is_sealed(text: &str) -> bool {
-    text.starts_with(SEALED_PREFIX)
+    text.starts_with(SEALED_PREFIX) || text.starts_with(SEALED_V1_PREFIX)
+}
+
+/// `plain` sealed as earlier versions did (`sealed:v1:`, no associated data): for tests of the
+/// upgrade path only.
+#[cfg(test)]
+pub(crate) fn seal_v1_for_tests(key: &[u8; 32], plain: &str) -> String {
+    let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key));
+    let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+    let sealed = cipher.encrypt(&nonce, plain.as_bytes()).unwrap_or_default();
+    let hex: String = nonce
+        .iter()
+        .chain(sealed.iter())
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{SEALED_V1_PREFIX}{hex}")
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
@@ -115,13 +177,53 @@ mod tests {
     #[test]
     fn seals_and_opens_and_refuses_another_key() {
         let k = SealKey::from_bytes(&[7; 32]);
-        let s = k.seal("-----BEGIN PRIVATE KEY-----");
-        assert!(is_sealed(&s) && !s.contains("PRIVATE"));
-        assert_ne!(s, k.seal("-----BEGIN PRIVATE KEY-----"), "fresh nonce");
-        assert_eq!(k.open(&s).unwrap(), "-----BEGIN PRIVATE KEY-----");
-        assert!(SealKey::from_bytes(&[8; 32]).open(&s).is_err());
-        assert!(k.open("sealed:v1:zz").is_err());
+        let s = k.seal("-----BEGIN PRIVATE KEY-----", "acme");
+        assert!(is_sealed(&s) && s.starts_with("sealed:v2:") && !s.contains("PRIVATE"));
+        assert_ne!(
+            s,
+            k.seal("-----BEGIN PRIVATE KEY-----", "acme"),
+            "fresh nonce"
+        );
+        assert_eq!(k.open(&s, "acme").unwrap(), "-----BEGIN PRIVATE KEY-----");
+        assert!(SealKey::from_bytes(&[8; 32]).open(&s, "acme").is_err());
+        assert!(k.open("sealed:v2:zz", "acme").is_err());
         assert!(format!("{k:?}").contains("redacted"));
+    }
+
+    #[test]
+    fn the_name_is_bound_and_cannot_be_stripped() {
+        let k = SealKey::from_bytes(&[7; 32]);
+        let s = k.seal("settings", "acme");
+        let e = k.open(&s, "beta").unwrap_err().to_string();
+        assert!(e.contains("another integration"), "{e}");
+        // Relabelled as v1 (no associated data) it does not open either.
+        let relabelled = s.replacen(SEALED_PREFIX, SEALED_V1_PREFIX, 1);
+        assert!(k.open(&relabelled, "acme").is_err());
+    }
+
+    fn seal_v1(k: &[u8; 32], plain: &str) -> String {
+        seal_v1_for_tests(k, plain)
+    }
+
+    #[test]
+    fn v1_and_previous_keys_open_as_stale() {
+        let (a, b) = ([1; 32], [2; 32]);
+        let keys = SealKeys {
+            current: SealKey::from_bytes(&b),
+            previous: vec![SealKey::from_bytes(&a)],
+        };
+        let fresh = keys.open(&keys.current.seal("x", "n"), "n").unwrap();
+        assert!(!fresh.stale && fresh.plain == "x");
+        let old_key = keys
+            .open(&SealKey::from_bytes(&a).seal("y", "n"), "n")
+            .unwrap();
+        assert!(old_key.stale && old_key.plain == "y");
+        let v1 = keys.open(&seal_v1(&b, "z"), "any").unwrap();
+        assert!(v1.stale && v1.plain == "z");
+        let v1_old = keys.open(&seal_v1(&a, "w"), "any").unwrap();
+        assert!(v1_old.stale && v1_old.plain == "w");
+        let lost = SealKey::from_bytes(&[3; 32]).seal("v", "n");
+        assert!(keys.open(&lost, "n").is_err());
     }
 
     #[test]
@@ -133,7 +235,7 @@ mod tests {
         std::fs::write(&raw, [0xab; 32]).unwrap();
         let a = SealKey::from_file(&hex).unwrap();
         let b = SealKey::from_file(&raw).unwrap();
-        assert_eq!(b.open(&a.seal("x")).unwrap(), "x");
+        assert_eq!(b.open(&a.seal("x", "n"), "n").unwrap(), "x");
         let bad = dir.path().join("bad");
         std::fs::write(&bad, "short").unwrap();
         let e = SealKey::from_file(&bad).unwrap_err().to_string();

@@ -150,7 +150,8 @@ pub struct EnrichmentSkipped<'a> {
     pub integration: &'a str,
     pub user_id: &'a str,
     /// `unknown_user` (eSignature has no such user), `failed` (the lookup failed after its
-    /// retries) or `no_id` (the Admin user has no id to look up).
+    /// retries), `no_id` (the Admin user has no id to look up) or `bad_id` (its id cannot be a
+    /// URL path segment: `.` or `..`).
     pub reason: &'static str,
     /// What eSignature answered, for the log.
     pub why: &'a str,
@@ -326,6 +327,90 @@ impl SinkRetry<'_> {
     }
 }
 
+/// A sink's delivery was redirected or refused in a way that says its configuration is wrong
+/// (401, 403, 404, …): retried `of` times at most (`attempt`: 1 for the first retry), then the
+/// delivery fails.
+pub struct SinkRefusalRetry<'a> {
+    pub sink: &'a str,
+    pub attempt: u32,
+    pub of: u32,
+    pub delay: Duration,
+    pub problem: &'a str,
+}
+
+impl SinkRefusalRetry<'_> {
+    pub fn emit(self) {
+        tracing::warn!(
+            sink = self.sink,
+            attempt = self.attempt,
+            delay_ms = self.delay.as_millis() as u64,
+            "delivery refused ({}); trying again, {} attempts at most",
+            self.problem,
+            self.of
+        );
+        families()
+            .sink_retries
+            .get_or_create(&SinkLabels {
+                sink: self.sink.to_string(),
+            })
+            .inc();
+    }
+}
+
+/// A sink's receiver refused a body of `events` records as too large (413): it is sent again as
+/// two halves.
+pub struct SinkBatchSplit<'a> {
+    pub sink: &'a str,
+    pub events: usize,
+    pub bytes: usize,
+    pub problem: &'a str,
+}
+
+impl SinkBatchSplit<'_> {
+    pub fn emit(self) {
+        tracing::info!(
+            sink = self.sink,
+            events = self.events,
+            bytes = self.bytes,
+            "the receiver refused the body as too large ({}); sending it in halves (a batch_max_bytes at the receiver's limit saves these round trips)",
+            self.problem
+        );
+        families()
+            .sink_batch_splits
+            .get_or_create(&SinkLabels {
+                sink: self.sink.to_string(),
+            })
+            .inc();
+    }
+}
+
+/// A sink's receiver refused `records` for what they are; they were appended to the
+/// dead-letter file `path` and delivery moves on.
+pub struct SinkDeadLettered<'a> {
+    pub sink: &'a str,
+    pub records: usize,
+    pub path: &'a std::path::Path,
+    pub what: &'a str,
+}
+
+impl SinkDeadLettered<'_> {
+    pub fn emit(self) {
+        tracing::error!(
+            sink = self.sink,
+            records = self.records,
+            dead_letter = %self.path.display(),
+            "{}; written to the dead-letter file, moving on",
+            self.what
+        );
+        families()
+            .sink_dead_lettered
+            .get_or_create(&SinkLabels {
+                sink: self.sink.to_string(),
+            })
+            .inc_by(self.records as u64);
+    }
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -423,5 +508,34 @@ impl LeasesHeld {
         families()
             .leases_held
             .set(i64::try_from(self.0).unwrap_or(i64::MAX));
+    }
+}
+
+/// A stream's task panicked; the scheduler restarts it after `delay` (the `restart`th time in a
+/// row without a successful cycle in between).
+pub struct StreamRestarted<'a> {
+    pub integration: &'a str,
+    pub event_type: EventType,
+    pub restart: u32,
+    pub delay: Duration,
+    /// What the panic said (already cut).
+    pub message: &'a str,
+}
+
+impl StreamRestarted<'_> {
+    pub fn emit(self) {
+        tracing::error!(
+            integration = self.integration,
+            event_type = %self.event_type,
+            restart = self.restart,
+            delay_ms = self.delay.as_millis() as u64,
+            "the stream's task panicked ({}); restarting it in {}",
+            self.message,
+            humantime::format_duration(self.delay)
+        );
+        families()
+            .stream_restarts
+            .get_or_create(&StreamLabels::new(self.integration, self.event_type))
+            .inc();
     }
 }

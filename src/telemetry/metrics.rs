@@ -87,7 +87,11 @@ declare! {
     sink_errors: Family<SinkLabels, Counter>, "sink_errors",
         "Failed deliveries by sink";
     sink_retries: Family<SinkLabels, Counter>, "sink_retries",
-        "Deliveries retried by a sink (transient failures), by sink";
+        "Deliveries retried by a sink (outages; redirects and configuration refusals, tried a few times), by sink";
+    sink_batch_splits: Family<SinkLabels, Counter>, "sink_batch_splits",
+        "Bodies a sink's receiver refused as too large (413) and that were sent again in halves, by sink";
+    sink_dead_lettered: Family<SinkLabels, Counter>, "sink_dead_lettered",
+        "Records written to a sink's dead-letter file (refused by the receiver for what they are), by sink";
     last_success: Family<StreamLabels, Gauge>, "last_success_timestamp_seconds",
         "End of the last successful cycle (Unix seconds), by integration and event type";
     cursor_lag: Family<StreamLabels, Lag>, "cursor_lag_seconds",
@@ -108,6 +112,8 @@ declare! {
         "Leases this replica lost (not renewed in time, or taken by another replica)";
     fenced_writes: Family<IntegrationLabels, Counter>, "fenced_writes",
         "Checkpoint, value or token writes refused because another replica holds the lease now";
+    stream_restarts: Family<StreamLabels, Counter>, "stream_restarts",
+        "Streams restarted after their task panicked, by integration and event type";
 }
 
 fn cycle_histogram() -> Histogram {

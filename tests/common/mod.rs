@@ -2,6 +2,7 @@
 //! as a child process, a temporary directory for its configuration, key, state and output.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod pg;
 pub mod receiver;
 
@@ -360,13 +361,16 @@ pub async fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
 
 impl Env {
     /// The `[api]` table for a local API on `port` with the bearer token `t0k` (written to a
-    /// file), and with `seal` a seal key file too.
+    /// file), the simulator's origin in `allowed_endpoints`, and with `seal` a seal key file too.
     pub fn api_table(&self, port: u16, seal: bool) -> String {
         let token_file = self.path("api-token");
         std::fs::write(&token_file, "t0k\n").expect("write the API token");
+        // Integrations created through the API may use the simulator's endpoints (it is not
+        // Docusign's): its origin, that of base_url() and admin_url().
         let mut t = format!(
-            "[api]\nlisten = \"127.0.0.1:{port}\"\ntoken_file = \"{}\"\n",
-            token_file.display()
+            "[api]\nlisten = \"127.0.0.1:{port}\"\ntoken_file = \"{}\"\nallowed_endpoints = [\"{}\"]\n",
+            token_file.display(),
+            self.sim.base_url()
         );
         if seal {
             let key = self.path("seal.key");

@@ -52,7 +52,8 @@ impl Receiver {
     }
 }
 
-fn decode(headers: &HeaderMap, body: &[u8]) -> Vec<Value> {
+/// The events of one posted body (gzip, JSON array or concatenated objects).
+pub fn decode(headers: &HeaderMap, body: &[u8]) -> Vec<Value> {
     let mut raw = Vec::new();
     if headers.get("content-encoding").is_some_and(|v| v == "gzip") {
         flate2::read::GzDecoder::new(body)

@@ -4,16 +4,21 @@
 //! One [`Authenticator`] per integration. Concurrent callers that need a new token share one
 //! grant (the token lock is held while granting). Tokens are renewed `margin` before they
 //! expire; the margin is 10 minutes, or a quarter of the token's lifetime when that is shorter.
+//!
+//! `answers`: what the OAuth server answers (redirects refused, bodies bounded, refusals cut,
+//! userinfo); `grant_retry`: transient grant failures retried; `oauth`: scopes, errors, types.
 
 use crate::config::{Endpoints, IntegrationConfig};
 use crate::state::{CachedToken, State, StateError};
 use crate::support::clock::now_unix;
 use crate::support::key::PrivateKey;
 use crate::support::secret::Secret;
+use crate::support::untrusted::{cut, MESSAGE_CHARS};
 use crate::telemetry::events::TokenGrant;
-use std::time::Duration;
 
+mod answers;
 mod grant_retry;
+pub mod lifetime;
 mod oauth;
 pub use oauth::*;
 
@@ -21,7 +26,12 @@ pub use oauth::*;
 const ASSERTION_LIFETIME: i64 = 3600;
 /// `iat` is set this far in the past so a host clock slightly ahead of Docusign's is tolerated.
 const CLOCK_SKEW: i64 = 60;
-const MAX_RENEW_MARGIN: i64 = 600;
+/// The most a token answer may hold: `{"access_token", "token_type", "expires_in", "scope"}` is
+/// well under 4 KiB (Docusign's access tokens are about 1.5 KiB).
+pub const MAX_TOKEN_ANSWER: usize = 16 << 10;
+/// The most a userinfo answer may hold: a few hundred bytes per account, so room for some 800
+/// accounts; a bigger answer is refused rather than read whole.
+pub const MAX_USERINFO_ANSWER: usize = 256 << 10;
 
 /// Gets and caches access tokens for one integration.
 pub struct Authenticator {
@@ -104,9 +114,7 @@ impl Authenticator {
         if t.fingerprint != self.fingerprint || t.access_token.is_empty() {
             return false;
         }
-        let lifetime = (t.expires_at - t.obtained_at).max(0);
-        let margin = MAX_RENEW_MARGIN.min(lifetime / 4);
-        now < t.expires_at - margin
+        lifetime::usable(t.obtained_at, t.expires_at, now)
     }
 
     /// A valid access token: the cached one, else a new grant (shared by concurrent callers).
@@ -194,13 +202,13 @@ impl Authenticator {
 
     fn assertion(&self, now: i64) -> Result<String, AuthError> {
         let aud = audience(&self.endpoints.oauth);
-        let iat = now - CLOCK_SKEW;
+        let iat = now.saturating_sub(CLOCK_SKEW);
         let claims = Claims {
             iss: &self.integration_key,
             sub: &self.user_id,
             aud: &aud,
             iat,
-            exp: iat + ASSERTION_LIFETIME,
+            exp: iat.saturating_add(ASSERTION_LIFETIME),
             scope: &self.scopes,
         };
         let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
@@ -229,7 +237,16 @@ impl Authenticator {
             .await
             .map_err(transport)?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(transport)?;
+        if status.is_redirection() {
+            // Not followed: a 307/308 would re-post the signed assertion wherever it points.
+            TokenGrant {
+                integration: &self.integration,
+                success: false,
+            }
+            .emit();
+            return Err(self.redirected("token request", status.as_u16(), &resp, &url));
+        }
+        let body = self.read_body(resp, MAX_TOKEN_ANSWER, &url).await?;
         TokenGrant {
             integration: &self.integration,
             success: status.is_success(),
@@ -242,7 +259,10 @@ impl Authenticator {
             serde_json::from_slice(&body).map_err(|e| AuthError::Malformed {
                 integration: self.integration.clone(),
                 url: url.clone(),
-                message: format!("token response is not the expected JSON: {e}"),
+                message: format!(
+                    "token response is not the expected JSON: {}",
+                    cut(&e.to_string(), MESSAGE_CHARS)
+                ),
             })?;
         let access_token = parsed
             .access_token
@@ -252,91 +272,17 @@ impl Authenticator {
                 url: url.clone(),
                 message: "token response has no access_token".into(),
             })?;
-        let expires_in = parsed.expires_in.unwrap_or(3600).max(1);
+        let (expires_in, clamped) = lifetime::lifetime(parsed.expires_in);
+        if clamped {
+            tracing::warn!(integration = %self.integration, answered = parsed.expires_in, used = expires_in, "the token answer's expires_in is outside {}..={} s: using {expires_in} s", lifetime::MIN_LIFETIME, lifetime::MAX_LIFETIME);
+        }
         tracing::info!(integration = %self.integration, expires_in, "OAuth grant obtained");
         Ok(CachedToken {
             access_token: Secret::new(access_token),
-            expires_at: now + expires_in,
+            expires_at: lifetime::expires_at(now, expires_in),
             obtained_at: now,
             scopes: parsed.scope.unwrap_or_else(|| self.scopes.clone()),
             fingerprint: self.fingerprint.clone(),
-        })
-    }
-
-    fn grant_error(&self, status: u16, body: &[u8]) -> AuthError {
-        let parsed: Option<OAuthError> = serde_json::from_slice(body).ok();
-        let (error, description) = match parsed {
-            Some(OAuthError {
-                error,
-                error_description,
-            }) => (error.unwrap_or_default(), error_description),
-            None => (String::new(), None),
-        };
-        let integration = self.integration.clone();
-        let integration_key = self.integration_key.clone();
-        match (error.as_str(), description.as_deref()) {
-            ("consent_required", _) => AuthError::ConsentRequired {
-                integration,
-                user_id: self.user_id.clone(),
-                integration_key,
-                scopes: self.scopes.clone(),
-                url: self.consent_url(),
-            },
-            ("invalid_grant", Some("issuer_not_found")) => AuthError::IssuerNotFound {
-                integration,
-                integration_key,
-            },
-            ("invalid_grant", Some("no_valid_keys_or_signatures")) => AuthError::BadSignature {
-                integration,
-                integration_key,
-            },
-            _ => AuthError::Refused {
-                integration,
-                oauth: self.endpoints.oauth.clone(),
-                status,
-                error: if error.is_empty() {
-                    String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned()
-                } else {
-                    error
-                },
-                description,
-            },
-        }
-    }
-
-    /// `GET /oauth/userinfo` with the current token.
-    pub async fn userinfo(&self) -> Result<UserInfo, AuthError> {
-        let token = self.access_token().await?;
-        let url = format!("{}/oauth/userinfo", self.endpoints.oauth);
-        let transport = |e: reqwest::Error| self.transport_error(&e);
-        let resp = self
-            .http
-            .get(&url)
-            .bearer_auth(token.expose())
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .map_err(transport)?;
-        let status = resp.status();
-        let body = resp.bytes().await.map_err(transport)?;
-        if !status.is_success() {
-            if status.as_u16() == 401 {
-                self.invalidate(&token).await?;
-            }
-            return Err(AuthError::Refused {
-                integration: self.integration.clone(),
-                oauth: self.endpoints.oauth.clone(),
-                status: status.as_u16(),
-                error: "userinfo failed".into(),
-                description: Some(
-                    String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
-                ),
-            });
-        }
-        serde_json::from_slice(&body).map_err(|e| AuthError::Malformed {
-            integration: self.integration.clone(),
-            url,
-            message: e.to_string(),
         })
     }
 }

@@ -90,6 +90,16 @@ pub enum AuthError {
         error: String,
         description: Option<String>,
     },
+    /// A 3xx from the OAuth server: not followed, so the assertion (token request) or the token
+    /// (userinfo) went nowhere else. `location` is `scheme://host[:port]/path`.
+    #[error("integration {integration}: the OAuth server {oauth} answered the {what} with HTTP {status}, a redirect to {location}: redirects are not followed, so nothing was sent there; set endpoints.oauth to the address that answers")]
+    Redirected {
+        integration: String,
+        oauth: String,
+        what: &'static str,
+        status: u16,
+        location: String,
+    },
     #[error("integration {integration}: cannot reach OAuth server {oauth}: {message}")]
     Transport {
         integration: String,
@@ -122,6 +132,7 @@ impl AuthError {
             AuthError::ConsentRequired { .. }
                 | AuthError::IssuerNotFound { .. }
                 | AuthError::BadSignature { .. }
+                | AuthError::Redirected { .. }
                 | AuthError::Sign { .. }
         )
     }
@@ -150,6 +161,8 @@ pub(super) struct Claims<'a> {
 #[derive(Deserialize)]
 pub(super) struct TokenResponse {
     pub(super) access_token: Option<String>,
+    /// Any number (or none): see `lifetime`, which bounds it.
+    #[serde(default, deserialize_with = "super::lifetime::lenient_seconds")]
     pub(super) expires_in: Option<i64>,
     pub(super) scope: Option<String>,
 }

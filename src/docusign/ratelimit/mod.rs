@@ -11,14 +11,17 @@
 
 use crate::docusign::Api;
 use crate::telemetry::events::RateLimitWaited;
+mod answer;
 mod fair;
 
+use answer::Reset;
+pub use answer::{MAX_WAIT, RESET_MARGIN};
 use fair::FairGate;
 use governor::{DefaultDirectRateLimiter, Quota};
 use reqwest::header::HeaderMap;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 /// Settings for one integration's limiter.
@@ -32,6 +35,9 @@ pub struct RateLimitSettings {
     pub reserve: u32,
     /// Minimum time between two calls to the same API (zero = none).
     pub min_spacing: Duration,
+    /// The longest wait one answer (`Retry-After`, `X-RateLimit-Reset`) may impose; longer
+    /// ones are clamped to it and logged. At most [`MAX_WAIT`].
+    pub max_wait: Duration,
 }
 
 impl Default for RateLimitSettings {
@@ -41,6 +47,7 @@ impl Default for RateLimitSettings {
             burst: 50,
             reserve: 100,
             min_spacing: Duration::ZERO,
+            max_wait: MAX_WAIT,
         }
     }
 }
@@ -76,6 +83,10 @@ impl RateLimiter {
         let per_hour = NonZeroU32::new(settings.per_hour.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(settings.burst.max(1)).unwrap_or(NonZeroU32::MIN);
         let quota = Quota::per_hour(per_hour).allow_burst(burst);
+        let settings = RateLimitSettings {
+            max_wait: settings.max_wait.min(MAX_WAIT),
+            ..settings
+        };
         RateLimiter {
             integration: integration.to_string(),
             settings,
@@ -91,7 +102,7 @@ impl RateLimiter {
         let now = Instant::now();
         o.blocked_until
             .filter(|t| *t > now)
-            .map(|t| SystemTime::now() + (t - now))
+            .and_then(|t| SystemTime::now().checked_add(t - now))
     }
 
     /// Wait until a call to `api` is allowed.
@@ -107,8 +118,11 @@ impl RateLimiter {
                     .unwrap_or_default();
                 if !self.settings.min_spacing.is_zero() {
                     if let Some(last) = o.last_call[api_index(api)] {
-                        let next = last + self.settings.min_spacing;
-                        wait = wait.max(next.saturating_duration_since(now));
+                        let spacing = self.settings.min_spacing;
+                        let left = last
+                            .checked_add(spacing)
+                            .map_or(spacing, |next| next.saturating_duration_since(now));
+                        wait = wait.max(left);
                     }
                 }
                 if wait.is_zero() {
@@ -135,49 +149,64 @@ impl RateLimiter {
         }
     }
 
-    /// Learn from a response's status and rate-limit headers.
+    /// Learn from a response's status and rate-limit headers. Every wait an answer imposes is
+    /// at most `max_wait` (plus [`RESET_MARGIN`] for a reset); a longer one is clamped and logged.
     pub fn observe(&self, _api: Api, status: u16, headers: &HeaderMap) {
-        let num =
-            |name: &str| -> Option<i64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
-        let remaining = num("x-ratelimit-remaining");
-        let reset = num("x-ratelimit-reset")
-            .and_then(|s| u64::try_from(s).ok())
-            .map(|s| UNIX_EPOCH + Duration::from_secs(s));
-        let retry_after = headers
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
-        let burst_remaining = num("x-burstlimit-remaining");
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let now = SystemTime::now();
-        // A quarter second past the announced reset: Docusign's clock and ours differ a little.
-        let margin = Duration::from_millis(250);
-        let mut block: Option<SystemTime> = None;
+        let max = self.settings.max_wait;
+        let remaining = text("x-ratelimit-remaining").and_then(answer::int);
+        let reset_raw = text("x-ratelimit-reset");
+        let reset = reset_raw.and_then(|r| answer::reset(r, now, max));
+        // Clamped waits are logged once per answer, naming the header and its value (cut).
+        let clamped = |header: &str, raw: &str| {
+            tracing::warn!(integration = %self.integration, header, value = %answer::cut(raw), max_wait_s = max.as_secs_f64(), "Docusign's answer asks for a wait longer than the longest allowed: waiting {} instead", humantime::format_duration(max));
+            max
+        };
+        let until_reset = |r: Reset| match r {
+            Reset::Past => None,
+            Reset::In(d) => Some(d.saturating_add(RESET_MARGIN)),
+            Reset::Beyond => Some(
+                clamped("X-RateLimit-Reset", reset_raw.unwrap_or_default())
+                    .saturating_add(RESET_MARGIN),
+            ),
+        };
+        let mut block: Option<Duration> = None;
         if status == 429 {
+            let retry_raw = text("retry-after");
+            let retry_after = retry_raw.and_then(|r| answer::retry_after(r, now, max));
             block = Some(match (retry_after, reset) {
-                (Some(d), _) => now + d,
-                (None, Some(r)) if r > now => r + margin,
+                (Some(Some(d)), _) => d,
+                (Some(None), _) => clamped("Retry-After", retry_raw.unwrap_or_default()),
                 // A reset already past: our clock is ahead of Docusign's, or the budget has
                 // just been renewed. Wait briefly, with jitter so integrations do not line up.
-                (None, Some(_)) => now + past_reset_wait(),
-                (None, None) => now + Duration::from_secs(60),
+                (None, Some(Reset::Past)) => past_reset_wait(),
+                (None, Some(r)) => until_reset(r).unwrap_or_else(past_reset_wait),
+                (None, None) => Duration::from_secs(60).min(max),
             });
-            tracing::warn!(integration = %self.integration, wait_s = block.and_then(|b| b.duration_since(now).ok()).map(|d| d.as_secs_f64()).unwrap_or(0.0), "Docusign rate limit reached (429); pausing this integration until the budget resets");
+            tracing::warn!(integration = %self.integration, wait_s = block.unwrap_or_default().as_secs_f64(), "Docusign rate limit reached (429); pausing this integration until the budget resets");
         } else if let (Some(rem), Some(r)) = (remaining, reset) {
-            if rem <= i64::from(self.settings.reserve) && r > now {
-                block = Some(r + margin);
-                tracing::info!(integration = %self.integration, remaining = rem, reserve = self.settings.reserve, "hourly budget down to the reserve; pausing until it resets");
-            }
-        }
-        if block.is_none() {
-            if let Some(b) = burst_remaining {
-                if b <= 1 {
-                    // The 30-second burst window is nearly spent: space the next call out.
-                    block = Some(now + Duration::from_secs(1));
+            if rem <= i64::from(self.settings.reserve) {
+                block = until_reset(r);
+                if let Some(wait) = block {
+                    tracing::info!(integration = %self.integration, remaining = rem, reserve = self.settings.reserve, wait_s = wait.as_secs_f64(), "hourly budget down to the reserve; pausing until it resets");
                 }
             }
         }
-        if let Some(b) = block {
-            let b = Instant::now() + b.duration_since(now).unwrap_or_default();
+        if block.is_none() {
+            let burst_remaining = text("x-burstlimit-remaining").and_then(answer::int);
+            if burst_remaining.is_some_and(|b| b <= 1) {
+                // The 30-second burst window is nearly spent: space the next call out.
+                block = Some(Duration::from_secs(1));
+            }
+        }
+        if let Some(wait) = block {
+            let at = Instant::now();
+            // `wait` is at most an hour and a quarter second, so this cannot overflow; were it
+            // ever to, the block is dropped rather than the process panicking.
+            let Some(b) = at.checked_add(wait) else {
+                return;
+            };
             let mut o = self.observed.lock().unwrap_or_else(|p| p.into_inner());
             if o.blocked_until.is_none_or(|cur| cur < b) {
                 o.blocked_until = Some(b);
@@ -190,16 +219,6 @@ impl RateLimiter {
 fn past_reset_wait() -> Duration {
     use rand::Rng;
     Duration::from_secs(2) + Duration::from_millis(rand::thread_rng().gen_range(0..=3000))
-}
-
-/// `Retry-After`: delay seconds or an HTTP date.
-fn parse_retry_after(v: &str) -> Option<Duration> {
-    if let Ok(secs) = v.trim().parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let t = chrono::DateTime::parse_from_rfc2822(v.trim()).ok()?;
-    let at = UNIX_EPOCH + Duration::from_secs(u64::try_from(t.timestamp()).ok()?);
-    Some(at.duration_since(SystemTime::now()).unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The limiter's unit tests.
 use super::*;
 use reqwest::header::{HeaderName, HeaderValue};
+use std::time::UNIX_EPOCH;
 
 fn headers(pairs: &[(&str, String)]) -> HeaderMap {
     let mut h = HeaderMap::new();
@@ -174,4 +175,107 @@ async fn a_monitor_call_is_not_starved_by_an_audit_user_load() {
     let after = audit_calls.load(SeqCst);
     assert!(after - during >= 6, "{during} -> {after}");
     load.iter().for_each(|t| t.abort());
+}
+
+fn wait_of(l: &RateLimiter) -> Option<Duration> {
+    l.blocked_until()
+        .map(|u| u.duration_since(SystemTime::now()).unwrap_or_default())
+}
+
+#[test]
+fn waits_from_an_answer_are_clamped_to_max_wait() {
+    let s = RateLimitSettings {
+        max_wait: Duration::from_secs(5),
+        ..Default::default()
+    };
+    for (status, pairs) in [
+        (
+            429,
+            vec![("retry-after", "18446744073709551615".to_string())],
+        ),
+        (
+            429,
+            vec![("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT".into())],
+        ),
+        (429, vec![("x-ratelimit-reset", i64::MAX.to_string())]),
+        (429, vec![("x-ratelimit-reset", "9".repeat(60))]),
+        (
+            200,
+            vec![
+                ("x-ratelimit-remaining", "0".into()),
+                ("x-ratelimit-reset", "9223372036854775807".into()),
+            ],
+        ),
+    ] {
+        let l = RateLimiter::new("t", s);
+        l.observe(Api::Monitor, status, &headers(&pairs));
+        let wait = wait_of(&l).expect("blocked");
+        assert!(
+            wait <= Duration::from_secs(5) + RESET_MARGIN && wait > Duration::from_secs(4),
+            "{pairs:?}: {wait:?}"
+        );
+    }
+    // A max_wait above the hour is lowered to it.
+    let l = RateLimiter::new(
+        "t",
+        RateLimitSettings {
+            max_wait: Duration::MAX,
+            ..Default::default()
+        },
+    );
+    l.observe(
+        Api::Monitor,
+        429,
+        &headers(&[("retry-after", u64::MAX.to_string())]),
+    );
+    assert!(wait_of(&l).unwrap() <= MAX_WAIT);
+}
+
+#[test]
+fn remaining_counts_of_any_size_or_shape_do_not_panic() {
+    let reset = epoch_in(60).to_string();
+    for (remaining, blocks) in [
+        ("-5", true),
+        ("-99999999999999999999999", true),
+        ("99999999999999999999999", false),
+        ("lots", false),
+        ("", false),
+    ] {
+        let l = RateLimiter::new("t", RateLimitSettings::default());
+        l.observe(
+            Api::Admin,
+            200,
+            &headers(&[
+                ("x-ratelimit-remaining", remaining.into()),
+                ("x-ratelimit-reset", reset.clone()),
+            ]),
+        );
+        assert_eq!(l.blocked_until().is_some(), blocks, "{remaining:?}");
+    }
+    // A negative Retry-After is not a wait: the reset decides.
+    let l = RateLimiter::new("t", RateLimitSettings::default());
+    l.observe(
+        Api::Admin,
+        429,
+        &headers(&[("retry-after", "-1".into()), ("x-ratelimit-reset", reset)]),
+    );
+    let wait = wait_of(&l).unwrap();
+    assert!(wait > Duration::from_secs(55), "{wait:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_absurd_min_spacing_does_not_overflow() {
+    let l = RateLimiter::new(
+        "t",
+        RateLimitSettings {
+            min_spacing: Duration::MAX,
+            ..Default::default()
+        },
+    );
+    l.acquire(Api::Monitor).await;
+    let second = tokio::time::timeout(Duration::from_secs(3600), l.acquire(Api::Monitor)).await;
+    assert!(
+        second.is_err(),
+        "the second call waits (and nothing panics)"
+    );
 }

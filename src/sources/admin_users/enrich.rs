@@ -157,12 +157,15 @@ fn nest(outer: &str, key: &str, inner: &str, wrap: &str) -> String {
     }
 }
 
-/// What fails for every user and so ends the page (or the list): the token, or a URL that
-/// cannot work.
+/// What fails for every user and so ends the page (or the list): the token, a URL that
+/// cannot work, or a `base_uri` whose host redirects (every user's lookup would).
 pub(super) fn fails_every_user(e: &ApiError) -> bool {
     matches!(
         e,
-        ApiError::Auth(_) | ApiError::BadUrl { .. } | ApiError::Status { status: 401, .. }
+        ApiError::Auth(_)
+            | ApiError::BadUrl { .. }
+            | ApiError::Redirected { .. }
+            | ApiError::Status { status: 401, .. }
     )
 }
 
@@ -244,10 +247,40 @@ impl AdminUsersSource {
                 false,
             ));
         }
-        let url = format!(
-            "{base_uri}/restapi/v2.1/accounts/{}/users/{}?additional_info=true",
-            self.account_id, id
-        );
+        // The id comes from Admin's answer: percent-encoded into its own path segment.
+        let url = match crate::support::untrusted::path_url(
+            base_uri,
+            &[
+                "restapi",
+                "v2.1",
+                "accounts",
+                &self.account_id,
+                "users",
+                &id,
+            ],
+        ) {
+            Ok(mut u) => {
+                u.set_query(Some("additional_info=true"));
+                u.to_string()
+            }
+            Err(e) => {
+                let shown =
+                    crate::support::untrusted::cut(&id, crate::support::untrusted::SHORT_CHARS);
+                self.not_enriched(
+                    &shown,
+                    "bad_id",
+                    &format!("the user id cannot be put in a URL: {e}"),
+                );
+                return Ok((
+                    AuditUser {
+                        id,
+                        admin,
+                        esignature: None,
+                    },
+                    false,
+                ));
+            }
+        };
         let answer = self
             .client
             .get(Api::ESignature, &url, true, |b| parse_esignature_user(b))

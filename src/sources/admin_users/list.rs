@@ -108,13 +108,21 @@ pub fn parse_list_page(body: &[u8], start: u64, account_url: &str) -> Result<Lis
             _ => incomplete += 1,
         }
     }
-    let size = raw.result_set_size.and_then(|n| n.get()).unwrap_or(count);
+    // The answer's numbers are not trusted: the next start advances by at most the users this
+    // page listed (a larger `resultSetSize` would skip users), and a start that would not fit
+    // in a u64 ends the list.
+    let size = raw
+        .result_set_size
+        .and_then(|n| n.get())
+        .unwrap_or(count)
+        .min(count);
     let total = raw.total_set_size.and_then(|n| n.get());
     let end = raw.end_position.and_then(|n| n.get());
+    let after = start.checked_add(size);
     let next_start = match (total, end) {
         _ if size == 0 || count == 0 => None,
-        (Some(total), Some(end)) => (end.saturating_add(1) < total).then(|| start + size),
-        (Some(total), None) => (start + size < total).then(|| start + size),
+        (Some(total), Some(end)) => after.filter(|_| end.saturating_add(1) < total),
+        (Some(total), None) => after.filter(|&next| next < total),
         _ => raw
             .next_uri
             .as_deref()
@@ -153,9 +161,14 @@ fn next_uri_start(next: &str, account_url: &str) -> Option<u64> {
 }
 
 impl AdminUsersSource {
-    /// `{base_uri}/restapi/v2.1/accounts/{account}`.
+    /// `{base_uri}/restapi/v2.1/accounts/{account}`, the account id percent-encoded.
     fn account_url(&self, base_uri: &str) -> String {
-        format!("{base_uri}/restapi/v2.1/accounts/{}", self.account_id)
+        let segments = ["restapi", "v2.1", "accounts", &self.account_id];
+        match crate::support::untrusted::path_url(base_uri, &segments) {
+            Ok(u) => u.to_string(),
+            // Not a URL (the client refuses it by name): `base_uri` was checked before use.
+            Err(_) => format!("{base_uri}/{}", segments.join("/")),
+        }
     }
 
     /// Read the account's users through Users:list into a new [`Scratch`] (users with a
@@ -285,6 +298,33 @@ mod tests {
                 .next_start
                 .is_none()
         );
+    }
+
+    #[test]
+    fn absurd_positions_neither_overflow_nor_skip_users() {
+        let page = |extra: &str| {
+            format!(
+                r#"{{"users":[{},{}]{extra}}}"#,
+                user("u1", true),
+                user("u2", true)
+            )
+        };
+        let next = |body: String, start: u64| {
+            parse_list_page(body.as_bytes(), start, ACCOUNT)
+                .unwrap()
+                .next_start
+        };
+        // A start near the end of u64: the list ends instead of overflowing.
+        let huge = page(r#","resultSetSize":"2","totalSetSize":"18446744073709551615""#);
+        assert_eq!(next(huge.clone(), u64::MAX - 1), None);
+        assert_eq!(next(huge, 10), Some(12));
+        // A resultSetSize larger than the page advances by the users listed.
+        let big = page(r#","resultSetSize":"18446744073709551615","totalSetSize":"100""#);
+        assert_eq!(next(big, 0), Some(2));
+        let ended = page(
+            r#","resultSetSize":"2","totalSetSize":"18446744073709551615","endPosition":"18446744073709551615""#,
+        );
+        assert_eq!(next(ended, 0), None);
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub use page::{next_page, parse_admin_page, AdminPage, NextPage};
 pub use position::{AuditPosition, QueryProgress, Seen};
 pub use stream::AuditUsersStream;
 
-use crate::config::{AuditRecordShape, IntegrationConfig, StartFrom};
+use crate::config::{AuditRecordShape, Endpoints, IntegrationConfig, StartFrom};
 use crate::docusign::client::{ApiClient, ApiError};
 use crate::docusign::Api;
 use crate::record;
@@ -48,6 +48,8 @@ pub struct AdminUsersSource {
     start_from: StartFrom,
     /// The account's eSignature base URI, from userinfo, kept in memory while it works.
     base_uri: Arc<Mutex<Option<String>>>,
+    /// The configured endpoints: a `base_uri` on one of their origins may be used.
+    endpoints: Endpoints,
 }
 
 impl AdminUsersSource {
@@ -68,6 +70,7 @@ impl AdminUsersSource {
             overlap: au.overlap.0.as_secs(),
             start_from: au.start_from,
             base_uri: Arc::new(Mutex::new(None)),
+            endpoints: cfg.endpoints(),
         }
     }
 
@@ -95,11 +98,8 @@ impl AdminUsersSource {
 
     /// The URL of the page that starts at `start` (an offset) of the query for `since`.
     pub fn page_url(&self, since: i64, start: i64) -> String {
-        let base = format!(
-            "{}/v2/organizations/{}/users",
-            self.admin, self.organization_id
-        );
-        match url::Url::parse(&base) {
+        let segments = ["v2", "organizations", &self.organization_id, "users"];
+        match crate::support::untrusted::path_url(&self.admin, &segments) {
             Ok(mut u) => {
                 u.query_pairs_mut()
                     .append_pair("account_id", &self.account_id)
@@ -108,7 +108,9 @@ impl AdminUsersSource {
                     .append_pair("last_modified_since", &record::format_time(since));
                 u.to_string()
             }
-            Err(_) => base,
+            // Not a URL (the client refuses it by name): configuration validation keeps this
+            // from happening.
+            Err(_) => format!("{}/{}", self.admin, segments.join("/")),
         }
     }
 
@@ -142,7 +144,8 @@ impl AdminUsersSource {
     }
 
     /// The eSignature base URI: remembered, else from userinfo (by `account_id`). A `base_uri`
-    /// that is not an http(s) URL is an error (not retried, not remembered).
+    /// the token may not go to (see [`refuse_base_uri`]) is an error (not retried, not
+    /// remembered), and nothing is sent there.
     pub async fn base_uri(&self) -> Result<String, ApiError> {
         if let Some(b) = self.remembered_base_uri() {
             return Ok(b);
@@ -164,12 +167,12 @@ impl AdminUsersSource {
                 ),
             })?;
         let base = account.base_uri.trim().trim_end_matches('/').to_string();
-        if !valid_base_uri(&base) {
+        if let Some(why) = refuse_base_uri(&base, &self.endpoints) {
             return Err(ApiError::BadUrl {
                 integration: self.integration.clone(),
                 api: Api::ESignature,
                 what: "the base_uri userinfo gives for this account".into(),
-                message: "it is not an http(s) URL".into(),
+                message: why,
             });
         }
         *self.base_uri.lock().unwrap_or_else(|p| p.into_inner()) = Some(base.clone());
@@ -189,28 +192,113 @@ impl AdminUsersSource {
     }
 }
 
-fn valid_base_uri(s: &str) -> bool {
-    url::Url::parse(s)
-        .map(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
-        .unwrap_or(false)
+/// The hosts (and their subdomains) where Docusign serves eSignature.
+const DOCUSIGN_DOMAINS: [&str; 2] = ["docusign.net", "docusign.com"];
+
+/// Why the bearer token may not go to `base_uri` (userinfo's answer), or `None` when it may. It
+/// may when `base_uri` is on the origin (scheme, host and port) of a configured endpoint, or is
+/// `https` on a Docusign host (`docusign.net`, `docusign.com` or a subdomain; the scheme of the
+/// configured OAuth endpoint is accepted there too, for a test set-up over http). Never with user
+/// information, a query or a fragment.
+pub fn refuse_base_uri(base_uri: &str, endpoints: &Endpoints) -> Option<String> {
+    use crate::support::untrusted::{authority, cut, SHORT_CHARS};
+    let u = match url::Url::parse(base_uri) {
+        Ok(u) if u.has_host() => u,
+        _ => return Some("it is not an http(s) URL".into()),
+    };
+    if !matches!(u.scheme(), "http" | "https") {
+        return Some("it is not an http(s) URL".into());
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Some("it carries user information (user@host)".into());
+    }
+    if u.query().is_some() || u.fragment().is_some() {
+        return Some("it carries a query or a fragment".into());
+    }
+    let configured = [&endpoints.oauth, &endpoints.monitor, &endpoints.admin];
+    if configured
+        .iter()
+        .any(|e| url::Url::parse(e).is_ok_and(|e| e.origin() == u.origin()))
+    {
+        return None;
+    }
+    let host = u.host_str().unwrap_or_default();
+    let shown = cut(&authority(&u).unwrap_or_default(), SHORT_CHARS);
+    let docusign = DOCUSIGN_DOMAINS
+        .iter()
+        .any(|d| host == *d || host.strip_suffix(d).is_some_and(|s| s.ends_with('.')));
+    if !docusign {
+        return Some(format!(
+            "its host {shown} is neither Docusign's ({}) nor the origin of a configured endpoint (oauth, monitor, admin): the token is not sent there",
+            DOCUSIGN_DOMAINS.join(", ")
+        ));
+    }
+    let oauth_scheme = url::Url::parse(&endpoints.oauth).map(|o| o.scheme().to_string());
+    if u.scheme() != "https" && oauth_scheme.as_deref() != Ok(u.scheme()) {
+        return Some(format!(
+            "it is {}://{shown}, not https: the token is not sent in the clear",
+            u.scheme()
+        ));
+    }
+    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn endpoints(base: &str) -> Endpoints {
+        Endpoints {
+            oauth: base.into(),
+            monitor: base.into(),
+            admin: format!("{base}/management"),
+        }
+    }
+
     #[test]
-    fn a_base_uri_must_be_an_http_url() {
-        assert!(valid_base_uri("https://demo.docusign.net"));
-        assert!(valid_base_uri("http://127.0.0.1:8080"));
-        for bad in [
-            "",
-            "demo.docusign.net",
-            "not a url",
-            "ftp://x",
-            "file:///etc",
+    fn a_base_uri_must_be_docusigns_or_a_configured_origin() {
+        let docusign = endpoints("https://account-d.docusign.com");
+        for ok in [
+            "https://demo.docusign.net",
+            "https://na3.docusign.net/",
+            "https://eu.DocuSign.net:443",
+            "https://docusign.com",
+            "https://account-d.docusign.com",
         ] {
-            assert!(!valid_base_uri(bad), "{bad}");
+            let base = ok.trim_end_matches('/');
+            assert_eq!(refuse_base_uri(base, &docusign), None, "{ok}");
+        }
+        let sim = endpoints("http://127.0.0.1:8080");
+        assert_eq!(refuse_base_uri("http://127.0.0.1:8080", &sim), None);
+        assert_eq!(refuse_base_uri("http://127.0.0.1:8080/x", &sim), None);
+        assert_eq!(
+            refuse_base_uri("http://demo.docusign.net", &sim),
+            None,
+            "the oauth scheme"
+        );
+        for (bad, why) in [
+            ("", "not an http(s) URL"),
+            ("demo.docusign.net", "not an http(s) URL"),
+            ("not a url", "not an http(s) URL"),
+            ("ftp://demo.docusign.net", "not an http(s) URL"),
+            ("file:///etc", "not an http(s) URL"),
+            ("http://demo.docusign.net", "not https"),
+            ("https://docusign.net.evil.example", "neither Docusign's"),
+            ("https://evildocusign.net", "neither Docusign's"),
+            ("https://127.0.0.1:8080", "neither Docusign's"),
+            ("https://u:p@demo.docusign.net", "user information"),
+            ("https://demo.docusign.net?x=1", "query"),
+        ] {
+            let got = refuse_base_uri(bad, &docusign).unwrap_or_default();
+            assert!(got.contains(why), "{bad}: {got}");
+        }
+        for bad in [
+            "http://127.0.0.1:8081",
+            "https://127.0.0.1:8080",
+            "http://localhost:8080",
+        ] {
+            let got = refuse_base_uri(bad, &sim).unwrap_or_default();
+            assert!(got.contains("neither Docusign's"), "{bad}: {got}");
         }
     }
 }

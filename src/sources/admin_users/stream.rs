@@ -263,7 +263,7 @@ impl Source for AuditUsersStream {
 fn fails_again(e: &ApiError) -> bool {
     match e {
         ApiError::Status { status, .. } => *status != 401,
-        ApiError::Malformed { .. } | ApiError::BadUrl { .. } => true,
+        ApiError::Malformed { .. } | ApiError::BadUrl { .. } | ApiError::Redirected { .. } => true,
         ApiError::Auth(_) | ApiError::Exhausted { .. } => false,
     }
 }

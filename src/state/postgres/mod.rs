@@ -417,17 +417,39 @@ impl Store for PgStore {
         })
     }
 
-    fn reseal(&self, rows: &[(String, String)]) -> Result<(), StateError> {
+    fn reseal(&self, rows: &[(String, String, String)]) -> Result<(), StateError> {
         let rows = rows.to_vec();
         self.run(move |c| {
             let mut tx = c.transaction()?;
-            for (name, data) in &rows {
+            for (name, old, new) in &rows {
                 tx.execute(
-                    "UPDATE managed_integrations SET data = $1 WHERE name = $2",
-                    &[data, name],
+                    "UPDATE managed_integrations SET data = $1 WHERE name = $2 AND data = $3",
+                    &[new, name, old],
                 )?;
             }
             tx.commit()
+        })
+    }
+
+    fn integration_ids(&self, assign: &[String]) -> Result<Vec<(String, i64)>, StateError> {
+        let assign = assign.to_vec();
+        let at = now_unix();
+        self.run(move |c| {
+            if !assign.is_empty() {
+                let mut tx = c.transaction()?;
+                for name in &assign {
+                    tx.execute(
+                        "INSERT INTO integration_ids (name, assigned_at) VALUES ($1, $2)
+                         ON CONFLICT (name) DO NOTHING",
+                        &[name, &at],
+                    )?;
+                }
+                tx.commit()?;
+            }
+            c.query("SELECT name, id FROM integration_ids ORDER BY id", &[])?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect()
         })
     }
 

@@ -71,6 +71,13 @@ const MIGRATIONS: &[&str] = &[
         acquired_at TIMESTAMPTZ
     );
     CREATE INDEX leases_by_holder ON leases (holder, instance);",
+    // v2: a stable integer id per integration name (the API's `id`), assigned when the name is
+    // first seen by any replica; a sequence never hands out an id again, rows are never deleted.
+    "CREATE TABLE integration_ids (
+        id          BIGSERIAL PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        assigned_at BIGINT NOT NULL
+    );",
 ];
 
 /// Records that the API-managed integrations changed.

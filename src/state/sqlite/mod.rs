@@ -240,17 +240,35 @@ impl Store for SqliteStore {
         )? > 0)
     }
 
-    fn reseal(&self, rows: &[(String, String)]) -> Result<(), StateError> {
+    fn reseal(&self, rows: &[(String, String, String)]) -> Result<(), StateError> {
         let conn = self.conn();
-        for (name, data) in rows {
+        for (name, old, new) in rows {
             conn.execute(
-                "UPDATE managed_integrations SET data = ?1 WHERE name = ?2",
-                params![data, name],
+                "UPDATE managed_integrations SET data = ?1 WHERE name = ?2 AND data = ?3",
+                params![new, name, old],
             )?;
         }
         // secure_delete zeroes the old pages; emptying the WAL drops the copies it held.
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
+    }
+
+    fn integration_ids(&self, assign: &[String]) -> Result<Vec<(String, i64)>, StateError> {
+        let mut conn = self.conn();
+        if !assign.is_empty() {
+            let tx = conn.transaction()?;
+            for name in assign {
+                tx.execute(
+                    "INSERT INTO integration_ids (name, assigned_at) VALUES (?1, ?2)
+                     ON CONFLICT (name) DO NOTHING",
+                    params![name, now_unix()],
+                )?;
+            }
+            tx.commit()?;
+        }
+        let mut stmt = conn.prepare("SELECT name, id FROM integration_ids ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     fn ping(&self) -> Result<(), StateError> {

@@ -51,6 +51,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL,
         updated_at INTEGER NOT NULL
     );",
+    // v3: a stable integer id per integration name (the API's `id`), assigned when the name is
+    // first seen; AUTOINCREMENT never hands out an id again, and rows are never deleted.
+    "CREATE TABLE integration_ids (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        name        TEXT NOT NULL UNIQUE,
+        assigned_at INTEGER NOT NULL
+    );",
 ];
 
 /// The schema version this build writes.

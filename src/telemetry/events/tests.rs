@@ -175,3 +175,63 @@ fn sink_events_count_retries_and_failures() {
     );
     assert_eq!(sample("docusign_collector_sink_errors_total", l), Some(1.0));
 }
+
+#[test]
+fn sink_refusals_splits_and_dead_letters_are_counted() {
+    SinkRefusalRetry {
+        sink: "ev-refusing",
+        attempt: 1,
+        of: 5,
+        delay: Duration::from_millis(1),
+        problem: "HTTP 401",
+    }
+    .emit();
+    for _ in 0..2 {
+        SinkBatchSplit {
+            sink: "ev-refusing",
+            events: 10,
+            bytes: 2048,
+            problem: "HTTP 413",
+        }
+        .emit();
+    }
+    SinkDeadLettered {
+        sink: "ev-refusing",
+        records: 7,
+        path: std::path::Path::new("/tmp/dead.jsonl"),
+        what: "HTTP 400",
+    }
+    .emit();
+    let l = "sink=\"ev-refusing\"";
+    assert_eq!(
+        sample("docusign_collector_sink_retries_total", l),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample("docusign_collector_sink_batch_splits_total", l),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample("docusign_collector_sink_dead_lettered_total", l),
+        Some(7.0)
+    );
+}
+
+#[test]
+fn a_stream_restart_is_counted_per_stream() {
+    for restart in 1..=2 {
+        StreamRestarted {
+            integration: "ev-restart",
+            event_type: EventType::CustomerEvents,
+            restart,
+            delay: Duration::from_secs(1),
+            message: "boom",
+        }
+        .emit();
+    }
+    let l = "integration=\"ev-restart\",event_type=\"customer_events\"";
+    assert_eq!(
+        sample("docusign_collector_stream_restarts_total", l),
+        Some(2.0)
+    );
+}
