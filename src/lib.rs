@@ -5,18 +5,13 @@
 //! `sinks` → `integrations` → `pipeline` → `api`, `diagnose`, `daemon`, `cli`, `demo`.
 
 pub mod api;
-pub mod cli;
+pub mod app;
 pub mod cluster;
 pub mod config;
-pub mod daemon;
-pub mod demo;
-pub mod diagnose;
 pub mod docusign;
-pub mod healthcheck;
 pub mod integrations;
 pub mod pipeline;
 pub mod record;
-pub mod reload;
 pub mod sinks;
 pub mod sources;
 pub mod state;

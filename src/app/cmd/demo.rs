@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The configuration `demo` runs with; `{{…}}` placeholders are filled in at start.
-pub const DEMO_CONFIG: &str = include_str!("../config/demo.toml");
+pub const DEMO_CONFIG: &str = include_str!("../../../config/demo.toml");
 const INTEGRATION_KEY: &str = "0b4d7f3e-demo-4c51-9a0e-5f1c2d3b4a69";
 const USER_ID: &str = "7c2e9a41-demo-4f0b-8d6a-2b3c4d5e6f70";
 
@@ -74,7 +74,7 @@ pub async fn run(duration: Option<Duration>) -> Result<std::process::ExitCode, S
         }
         trigger.fire();
     });
-    let result = crate::daemon::run_daemon(collector, &cfg, stop).await;
+    let result = crate::app::daemon::run_daemon(collector, &cfg, stop).await;
     sim.shutdown();
     let _ = std::fs::remove_dir_all(&state_dir);
     result

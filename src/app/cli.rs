@@ -1,7 +1,7 @@
 //! Command line: parses arguments and runs one command.
 
+use crate::app::daemon::run_daemon;
 use crate::config::{self, Config, LogFormat};
-use crate::daemon::run_daemon;
 use crate::integrations::{Integration, Registry, SetupError};
 use crate::pipeline::{Collector, CycleError};
 use crate::record::EventType;
@@ -83,7 +83,7 @@ pub enum Command {
         duration: Option<Duration>,
     },
     /// Run only the built-in Docusign simulator (for pipeline tests without a Docusign account)
-    Simulate(crate::demo::SimulateArgs),
+    Simulate(crate::app::cmd::demo::SimulateArgs),
     /// Exit 0 when the running collector answers /healthz ([api] set), else when the state
     /// database opens; 1 otherwise (the container's HEALTHCHECK)
     Healthcheck,
@@ -356,8 +356,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             let registry = load_registry(&cfg, &state)?;
             let mut ok = true;
             for i in select(&registry, integration.as_deref())? {
-                let steps = crate::diagnose::test_integration(&i).await;
-                ok &= crate::diagnose::print_steps(i.name(), &steps);
+                let steps = crate::integrations::probe::test_integration(&i).await;
+                ok &= crate::integrations::probe::print_steps(i.name(), &steps);
             }
             Ok(if ok {
                 ExitCode::SUCCESS
@@ -375,20 +375,27 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
                 .iter()
                 .map(|i| i.config.clone())
                 .collect();
-            crate::diagnose::print_state(&configs, &state, integration.as_deref(), *json)
-                .map_err(Failure::runtime)?;
+            crate::integrations::probe::print_state(
+                &configs,
+                &state,
+                integration.as_deref(),
+                *json,
+            )
+            .map_err(Failure::runtime)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Healthcheck => {
             let cfg = config::load(&config::resolve_path(cli.config.as_deref()))
                 .map_err(|e| Failure::runtime(format!("unhealthy: {e}")))?;
-            let answer = crate::healthcheck::check(&cfg)
+            let answer = crate::app::cmd::healthcheck::check(&cfg)
                 .await
                 .map_err(|e| Failure::runtime(format!("unhealthy: {e}")))?;
             println!("{answer}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { duration } => crate::demo::run(*duration).await.map_err(Failure::runtime),
+        Command::Demo { duration } => crate::app::cmd::demo::run(*duration)
+            .await
+            .map_err(Failure::runtime),
         Command::Simulate(args) => {
             init_logging("info", LogFormat::Text);
             docusign_sim::run_standalone(docusign_sim::StandaloneOptions::from(args.clone()))

@@ -42,7 +42,7 @@ pub async fn run_daemon(
         use tokio::signal::unix::{signal, SignalKind};
         let hangups = signal(SignalKind::hangup())
             .map_err(|e| format!("cannot listen for SIGHUP (configuration reload): {e}"))?;
-        tokio::spawn(crate::reload::on_sighup(
+        tokio::spawn(crate::app::reload::on_sighup(
             collector.clone(),
             cfg.clone(),
             control.clone(),
