@@ -2,7 +2,8 @@
 //!
 //! See ARCHITECTURE.md for the code map, the data path and the invariants. Layers, from the
 //! bottom: `support` → `record`, `config` → `telemetry`, `state` → `docusign` → `sources`,
-//! `sinks` → `integrations` → `pipeline` → `api`, `diagnose`, `daemon`, `cli`, `demo`.
+//! `sinks` → `integrations` → `pipeline` → `cluster` → `api`, `app` (the commands); a module
+//! imports only its own layer and those below, which `tests/architecture.rs` checks.
 
 pub mod api;
 pub mod app;

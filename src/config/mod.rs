@@ -12,7 +12,6 @@
 //! tree to name the file that set it.
 
 pub use crate::support::http_client::Proxy;
-pub use crate::telemetry::logging::LogFormat;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -83,6 +82,15 @@ fn default_shutdown_timeout() -> HumanDuration {
 
 fn default_state_path() -> PathBuf {
     PathBuf::from("/var/lib/docusign-collector/state.db")
+}
+
+/// How log lines are written (`[log] format`): plain text, or one JSON object a line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -222,6 +230,8 @@ pub fn validate(cfg: &Config, file: &str) -> Result<(), ConfigError> {
     validate::validate(cfg, file)
 }
 
+#[cfg(test)]
+mod key_source_tests;
 #[cfg(test)]
 mod layer_tests;
 #[cfg(test)]

@@ -1,15 +1,7 @@
 //! Logging set-up: tracing to stderr, plain text (colours only on a terminal) or JSON.
 
-use serde::Deserialize;
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LogFormat {
-    #[default]
-    Text,
-    Json,
-}
+/// How log lines are written: `[log] format`, a configuration type.
+pub use crate::config::LogFormat;
 
 /// Install the tracing subscriber (stderr; text or JSON).
 pub fn init_logging(level: &str, format: LogFormat) {
