@@ -2,7 +2,7 @@
 //!
 //! See ARCHITECTURE.md for the code map, the data path and the invariants. Layers, from the
 //! bottom: `support` → `record`, `config` → `telemetry`, `state` → `docusign` → `sources`,
-//! `sinks` → `integrations` → `pipeline` → `cluster` → `api`, `app` (the commands); a module
+//! `sinks` → `integrations` → `pipeline` → `cluster` → `api` → `app` (the commands); a module
 //! imports only its own layer and those below, which `tests/architecture.rs` checks.
 
 pub mod api;
