@@ -2,21 +2,17 @@
 //!
 //! See ARCHITECTURE.md for the code map, the data path and the invariants. Layers, from the
 //! bottom: `support` → `record`, `config` → `telemetry`, `state` → `docusign` → `sources`,
-//! `sinks` → `integrations` → `pipeline` → `api`, `diagnose`, `daemon`, `cli`, `demo`.
+//! `sinks` → `integrations` → `pipeline` → `cluster` → `api` → `app` (the commands); a module
+//! imports only its own layer and those below, which `tests/architecture.rs` checks.
 
 pub mod api;
-pub mod cli;
+pub mod app;
 pub mod cluster;
 pub mod config;
-pub mod daemon;
-pub mod demo;
-pub mod diagnose;
 pub mod docusign;
-pub mod healthcheck;
 pub mod integrations;
 pub mod pipeline;
 pub mod record;
-pub mod reload;
 pub mod sinks;
 pub mod sources;
 pub mod state;

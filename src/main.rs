@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    docusign_collector::cli::main()
+    docusign_collector::app::main()
 }

@@ -304,7 +304,7 @@ pub(super) async fn reset_token(State(ctx): State<Ctx>, Segment(id): Segment) ->
 
 pub(super) async fn test(State(ctx): State<Ctx>, Segment(id): Segment) -> Answer {
     let i = find(&ctx, &id)?;
-    let steps = crate::diagnose::test_integration(&i).await;
+    let steps = crate::integrations::probe::test_integration(&i).await;
     let ok = steps.iter().all(|s| s.ok);
     Ok(Json(json!({"ok": ok, "steps": steps})).into_response())
 }

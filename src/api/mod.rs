@@ -16,6 +16,7 @@
 //! the API are stored in the state database and survive restarts. No answer ever contains a key
 //! or token.
 
+use crate::cluster::Cluster;
 use crate::config::ApiConfig;
 use crate::integrations::Integration;
 use crate::pipeline::scheduler::ControlSender;
@@ -42,6 +43,8 @@ const OPEN_PATHS: [&str; 4] = ["/openapi.json", "/healthz", "/readyz", "/metrics
 #[derive(Clone)]
 struct Ctx {
     collector: Arc<Collector>,
+    /// This replica's membership, when replicas share PostgreSQL (shown on `/readyz`).
+    cluster: Option<Arc<Cluster>>,
     token: Option<Secret>,
     control: ControlSender,
     /// Serialises changes to the set of integrations.
@@ -52,6 +55,7 @@ struct Ctx {
 pub async fn spawn(
     cfg: &ApiConfig,
     collector: Arc<Collector>,
+    cluster: Option<Arc<Cluster>>,
     control: ControlSender,
     shutdown: Shutdown,
 ) -> Result<(), String> {
@@ -68,6 +72,7 @@ pub async fn spawn(
     tracing::info!(listen = %cfg.listen, "local API listening");
     let app = router(Ctx {
         collector,
+        cluster,
         token,
         control,
         writes: Arc::default(),
@@ -270,7 +275,7 @@ async fn readyz(State(ctx): State<Ctx>) -> Response {
         .collector
         .reload_failure()
         .map(|e| json!({"last_reload": {"ok": false, "error": e}}));
-    let cluster = ctx.collector.cluster().map(|c| c.status());
+    let cluster = ctx.cluster.as_ref().map(|c| c.status());
     // A stored API integration that is not served (its settings do not open, break the API's
     // rules, or its name is the file's) collects nothing until it is fixed or deleted.
     let left_out: Vec<Value> = ctx

@@ -33,8 +33,11 @@ fn default_lease() -> HumanDuration {
     HumanDuration(Duration::from_secs(30))
 }
 
+/// Connections per replica when `[cluster] connections` is not set.
+pub const DEFAULT_CONNECTIONS: usize = 4;
+
 fn default_connections() -> usize {
-    crate::state::postgres::DEFAULT_CONNECTIONS
+    DEFAULT_CONNECTIONS
 }
 
 /// The shortest and longest lease accepted.

@@ -12,7 +12,6 @@
 //! tree to name the file that set it.
 
 pub use crate::support::http_client::Proxy;
-pub use crate::telemetry::logging::LogFormat;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -91,14 +90,14 @@ pub struct LogConfig {
     #[serde(default = "default_log_level")]
     pub level: String,
     #[serde(default)]
-    pub format: LogFormat,
+    pub format: crate::telemetry::logging::LogFormat,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
             level: default_log_level(),
-            format: LogFormat::Text,
+            format: crate::telemetry::logging::LogFormat::Text,
         }
     }
 }
@@ -222,6 +221,8 @@ pub fn validate(cfg: &Config, file: &str) -> Result<(), ConfigError> {
     validate::validate(cfg, file)
 }
 
+#[cfg(test)]
+mod key_source_tests;
 #[cfg(test)]
 mod layer_tests;
 #[cfg(test)]

@@ -4,9 +4,10 @@
 use super::auth::lifetime;
 use super::ratelimit::{RateLimitSettings, RateLimiter, MAX_WAIT, RESET_MARGIN};
 use super::Api;
+use crate::support::clock::now_system;
 use proptest::prelude::*;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 fn now_secs() -> i64 {
     crate::support::clock::now_unix()
@@ -100,7 +101,7 @@ proptest! {
             for (status, headers) in &answers {
                 l.observe(api, *status, headers);
                 if let Some(until) = l.blocked_until() {
-                    let wait = until.duration_since(SystemTime::now()).unwrap_or_default();
+                    let wait = until.duration_since(now_system()).unwrap_or_default();
                     // The clamp, plus the time this test itself takes (real clock).
                     prop_assert!(wait <= limit + Duration::from_secs(1), "{wait:?} > {limit:?}");
                 }
@@ -118,7 +119,7 @@ proptest! {
         let l = RateLimiter::new("prop", RateLimitSettings::default());
         l.observe(Api::Monitor, status, &headers);
         if let Some(until) = l.blocked_until() {
-            let wait = until.duration_since(SystemTime::now()).unwrap_or_default();
+            let wait = until.duration_since(now_system()).unwrap_or_default();
             prop_assert!(wait <= MAX_WAIT + RESET_MARGIN);
         }
     }
@@ -180,7 +181,7 @@ fn the_numbers_of_the_issue_are_clamped() {
     let wait = l
         .blocked_until()
         .expect("blocked")
-        .duration_since(SystemTime::now())
+        .duration_since(now_system())
         .unwrap_or_default();
     assert!(
         wait <= MAX_WAIT && wait >= MAX_WAIT - Duration::from_secs(5),
@@ -198,7 +199,7 @@ fn the_numbers_of_the_issue_are_clamped() {
     let wait = l
         .blocked_until()
         .expect("blocked")
-        .duration_since(SystemTime::now())
+        .duration_since(now_system())
         .unwrap_or_default();
     assert!(wait <= MAX_WAIT + RESET_MARGIN, "{wait:?}");
     assert!(wait >= MAX_WAIT - Duration::from_secs(5), "{wait:?}");

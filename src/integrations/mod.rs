@@ -7,6 +7,7 @@
 
 pub mod managed;
 pub mod policy;
+pub mod probe;
 mod registry;
 
 pub use registry::{LeftOut, Registry};

@@ -97,8 +97,6 @@ pub struct Collector {
     registry: Registry,
     /// Why the last configuration reload was refused; `None` after a good one (or none).
     reload_failure: std::sync::RwLock<Option<String>>,
-    /// This replica's membership, when replicas share PostgreSQL.
-    cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
 }
 
 impl Collector {
@@ -110,18 +108,7 @@ impl Collector {
             sinks: SwappableSinks::new(sinks),
             registry,
             reload_failure: Default::default(),
-            cluster: Default::default(),
         })
-    }
-
-    /// Record this replica's membership (once).
-    pub fn set_cluster(&self, cluster: Arc<crate::cluster::Cluster>) {
-        let _ = self.cluster.set(cluster);
-    }
-
-    /// This replica's membership, when replicas share PostgreSQL.
-    pub fn cluster(&self) -> Option<&Arc<crate::cluster::Cluster>> {
-        self.cluster.get()
     }
 
     pub fn registry(&self) -> &Registry {

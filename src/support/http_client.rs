@@ -234,6 +234,18 @@ fn get_or_build<T: Clone>(
     Ok(v)
 }
 
+/// A client for the collector's own local API on loopback (`healthcheck`): the whole request
+/// bounded by `timeout`, never through a proxy, and — like every client here — following no
+/// redirect (the local API never redirects: a 3xx is an unhealthy answer, not a hop).
+pub fn loopback_client(timeout: Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| format!("cannot build an HTTP client: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

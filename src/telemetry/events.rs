@@ -1,3 +1,5 @@
+// Long because: the catalogue of every happening, one small type each; it is read by looking
+// one up, and one file keeps every event beside the families it counts in.
 //! What the collector tells operators, one type per happening: each event logs (tracing) and
 //! counts (the families of `telemetry::metrics`), so a call site says what happened once, e.g.
 //! `PageDelivered { integration, event_type, events }.emit()`.

@@ -1,9 +1,7 @@
 //! Logging set-up: tracing to stderr, plain text (colours only on a terminal) or JSON.
 
-use serde::Deserialize;
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+/// How log lines are written (`[log] format`): plain text, or one JSON object a line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
     #[default]

@@ -161,7 +161,14 @@ admin = "{admin}"
             extra = self.extra,
         );
         let path = self.path("config.toml");
-        std::fs::write(&path, text).expect("write config");
+        // Written beside and renamed over, so a collector reading the file while a later
+        // command rewrites it (a daemon starting while `healthcheck` polls) never reads it
+        // half-written or empty.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = self.path(&format!("config.toml.{n}.tmp"));
+        std::fs::write(&tmp, text).expect("write config");
+        std::fs::rename(&tmp, &path).expect("rename config");
         path
     }
 

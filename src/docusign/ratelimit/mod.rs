@@ -10,6 +10,7 @@
 //! load never starves it.
 
 use crate::docusign::Api;
+use crate::support::clock::now_system;
 use crate::telemetry::events::RateLimitWaited;
 mod answer;
 mod fair;
@@ -102,7 +103,7 @@ impl RateLimiter {
         let now = Instant::now();
         o.blocked_until
             .filter(|t| *t > now)
-            .and_then(|t| SystemTime::now().checked_add(t - now))
+            .and_then(|t| now_system().checked_add(t - now))
     }
 
     /// Wait until a call to `api` is allowed.
@@ -153,7 +154,7 @@ impl RateLimiter {
     /// at most `max_wait` (plus [`RESET_MARGIN`] for a reset); a longer one is clamped and logged.
     pub fn observe(&self, _api: Api, status: u16, headers: &HeaderMap) {
         let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let now = SystemTime::now();
+        let now = now_system();
         let max = self.settings.max_wait;
         let remaining = text("x-ratelimit-remaining").and_then(answer::int);
         let reset_raw = text("x-ratelimit-reset");

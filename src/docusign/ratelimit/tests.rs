@@ -15,11 +15,7 @@ fn headers(pairs: &[(&str, String)]) -> HeaderMap {
 }
 
 fn epoch_in(secs: u64) -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + secs
+    now_system().duration_since(UNIX_EPOCH).unwrap().as_secs() + secs
 }
 
 #[test]
@@ -32,7 +28,7 @@ fn a_429_blocks_until_the_reset_header() {
         &headers(&[("x-ratelimit-reset", epoch_in(30).to_string())]),
     );
     let until = l.blocked_until().expect("blocked");
-    let wait = until.duration_since(SystemTime::now()).unwrap();
+    let wait = until.duration_since(now_system()).unwrap();
     assert!(
         wait > Duration::from_secs(28) && wait <= Duration::from_secs(32),
         "{wait:?}"
@@ -52,7 +48,7 @@ fn a_429_with_a_reset_already_past_waits_seconds_not_a_minute() {
         let wait = l
             .blocked_until()
             .expect("blocked")
-            .duration_since(SystemTime::now())
+            .duration_since(now_system())
             .unwrap_or_default();
         assert!(
             wait >= Duration::from_secs(1) && wait <= Duration::from_secs(5),
@@ -75,7 +71,7 @@ fn retry_after_wins_over_reset() {
     let wait = l
         .blocked_until()
         .unwrap()
-        .duration_since(SystemTime::now())
+        .duration_since(now_system())
         .unwrap();
     assert!(wait <= Duration::from_secs(5), "{wait:?}");
 }
@@ -179,7 +175,7 @@ async fn a_monitor_call_is_not_starved_by_an_audit_user_load() {
 
 fn wait_of(l: &RateLimiter) -> Option<Duration> {
     l.blocked_until()
-        .map(|u| u.duration_since(SystemTime::now()).unwrap_or_default())
+        .map(|u| u.duration_since(now_system()).unwrap_or_default())
 }
 
 #[test]

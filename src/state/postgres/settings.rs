@@ -4,6 +4,7 @@
 //! always verified) and the timeouts that keep a dead database from hanging a caller.
 
 use crate::config::Config;
+pub use crate::config::DEFAULT_CONNECTIONS;
 use crate::state::StateError;
 use postgres::config::{Host, SslMode};
 use postgres::{Client, NoTls};
@@ -11,9 +12,6 @@ use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Connections per replica when `[cluster] connections` is not set.
-pub const DEFAULT_CONNECTIONS: usize = 4;
 
 /// Server-side limits of every session: no statement or lock wait runs away with a caller.
 const SESSION_OPTIONS: &str =

@@ -2,9 +2,12 @@
 //! it asks the local API's `/healthz`; without it, it checks that the state database opens.
 //! Exit 0 healthy, 1 unhealthy (Docker reserves 2).
 
-use crate::config::Config;
+use crate::app::setup::Failure;
+use crate::config::{self, Config};
 use crate::state::State;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
+use std::process::ExitCode;
 use std::time::Duration;
 
 /// How long the check may take in all.
@@ -20,18 +23,24 @@ fn target(listen: SocketAddr) -> SocketAddr {
     }
 }
 
+/// The command: an unreadable configuration is unhealthy too (exit 1, not 78: Docker knows
+/// only healthy or not).
+pub async fn run(config: Option<&Path>) -> Result<ExitCode, Failure> {
+    let cfg = config::load(&config::resolve_path(config))
+        .map_err(|e| Failure::runtime(format!("unhealthy: {e}")))?;
+    let answer = check(&cfg)
+        .await
+        .map_err(|e| Failure::runtime(format!("unhealthy: {e}")))?;
+    println!("{answer}");
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Check the running collector (or its state database); `Err` says why it is unhealthy.
 pub async fn check(cfg: &Config) -> Result<String, String> {
     match &cfg.api {
         Some(api) => {
             let url = format!("http://{}/healthz", target(api.listen));
-            let client = reqwest::Client::builder()
-                .timeout(TIMEOUT)
-                .no_proxy()
-                // The local API never redirects: a 3xx is an unhealthy answer, not a hop.
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+            let client = crate::support::http_client::loopback_client(TIMEOUT)?;
             let r = client.get(&url).send().await.map_err(|e| {
                 format!(
                     "{url}: {}",

@@ -4,17 +4,18 @@
 use crate::pipeline::Collector;
 use crate::support::shutdown::Shutdown;
 use docusign_sim::{SimClient, SimConfig, SimHandle};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The configuration `demo` runs with; `{{…}}` placeholders are filled in at start.
-pub const DEMO_CONFIG: &str = include_str!("../config/demo.toml");
+pub const DEMO_CONFIG: &str = include_str!("../../../config/demo.toml");
 const INTEGRATION_KEY: &str = "0b4d7f3e-demo-4c51-9a0e-5f1c2d3b4a69";
 const USER_ID: &str = "7c2e9a41-demo-4f0b-8d6a-2b3c4d5e6f70";
 
+/// Run the demo for `duration` (else until Ctrl-C), then stop the simulator and remove the
+/// demo's state directory.
 pub async fn run(duration: Option<Duration>) -> Result<std::process::ExitCode, String> {
-    crate::telemetry::logging::init_logging("info", crate::config::LogFormat::Text);
+    crate::telemetry::logging::init_logging("info", crate::telemetry::logging::LogFormat::Text);
     let (private_pem, public_pem) = docusign_sim::generate_key_pair()
         .map_err(|e| format!("cannot generate a key pair: {e}"))?;
     let scopes = [
@@ -74,41 +75,8 @@ pub async fn run(duration: Option<Duration>) -> Result<std::process::ExitCode, S
         }
         trigger.fire();
     });
-    let result = crate::daemon::run_daemon(collector, &cfg, stop).await;
+    let result = crate::app::daemon::run_daemon(collector, &cfg, stop).await;
     sim.shutdown();
     let _ = std::fs::remove_dir_all(&state_dir);
     result
-}
-
-/// Options of the `simulate` command.
-#[derive(Debug, Clone, clap::Args)]
-pub struct SimulateArgs {
-    /// Address to listen on
-    #[arg(long, default_value = "127.0.0.1:8089")]
-    pub listen: std::net::SocketAddr,
-    /// Where to write the generated private key (PEM, mode 0600)
-    #[arg(long, default_value = "sim-key.pem")]
-    pub key_out: PathBuf,
-    /// Customer events in the backlog at start
-    #[arg(long, default_value_t = 10_000)]
-    pub events: usize,
-    /// Admin users at start
-    #[arg(long, default_value_t = 100)]
-    pub users: usize,
-    /// Customer events appended per second
-    #[arg(long, default_value_t = 0.0)]
-    pub live_rate: f64,
-}
-
-impl From<SimulateArgs> for docusign_sim::StandaloneOptions {
-    fn from(a: SimulateArgs) -> Self {
-        docusign_sim::StandaloneOptions {
-            listen: a.listen,
-            backlog_events: a.events,
-            users: a.users,
-            live_events_per_sec: a.live_rate,
-            key_out: a.key_out,
-            ..docusign_sim::StandaloneOptions::default()
-        }
-    }
 }

@@ -24,7 +24,6 @@ pub async fn run_daemon(
     let cluster = Cluster::join(cfg, &collector.state).map_err(|e| e.to_string())?;
     let (cluster_done, cluster_task) = match &cluster {
         Some(c) => {
-            collector.set_cluster(c.clone());
             let (trigger, done) = Shutdown::new();
             let task = tokio::spawn(c.clone().run(
                 collector.clone(),
@@ -42,7 +41,7 @@ pub async fn run_daemon(
         use tokio::signal::unix::{signal, SignalKind};
         let hangups = signal(SignalKind::hangup())
             .map_err(|e| format!("cannot listen for SIGHUP (configuration reload): {e}"))?;
-        tokio::spawn(crate::reload::on_sighup(
+        tokio::spawn(crate::app::reload::on_sighup(
             collector.clone(),
             cfg.clone(),
             control.clone(),
@@ -51,7 +50,15 @@ pub async fn run_daemon(
         ));
     }
     if let Some(api) = &cfg.api {
-        crate::api::spawn(api, collector.clone(), control, shutdown.clone()).await?;
+        // The API shows this replica's membership on `/readyz`.
+        crate::api::spawn(
+            api,
+            collector.clone(),
+            cluster.clone(),
+            control,
+            shutdown.clone(),
+        )
+        .await?;
     } else {
         drop(control);
     }
