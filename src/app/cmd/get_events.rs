@@ -33,7 +33,7 @@ async fn get_events(
     let since = match from {
         Some(f) => {
             if let Ok(d) = humantime::parse_duration(f) {
-                now - d.as_secs() as i64
+                crate::config::StartFrom::Lookback(d).resolve(now)
             } else if let Ok(t) = chrono::DateTime::parse_from_rfc3339(f) {
                 t.timestamp()
             } else {
