@@ -5,6 +5,7 @@
 #![no_main]
 
 use docusign_collector::integrations::managed::{merge_settings, to_config};
+use docusign_collector::integrations::policy::ApiPolicy;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
@@ -40,7 +41,7 @@ fuzz_target!(|body: &[u8]| {
         let Ok(settings) = merge_settings(start, name, status, data) else {
             continue;
         };
-        if let Ok(cfg) = to_config(&settings, &[]) {
+        if let Ok(cfg) = to_config(&settings, &[], &ApiPolicy::default()) {
             assert_eq!(cfg.name, name);
         }
     }
