@@ -167,12 +167,18 @@ impl Cluster {
         let mut round = Round::default();
         let mut tick = tokio::time::interval(self.interval());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first round (at once) only heartbeats and renews: replicas started together (a
+        // deployment, a restart of all) register within one interval, so the first to run does
+        // not claim everything and give two thirds back a round later — a give-back that can
+        // abandon a token grant in flight (a second grant by the next holder) and re-deliver a
+        // page. Collection starts one interval (lease ÷ 3) after joining.
+        let mut first = true;
         loop {
             tokio::select! {
                 _ = done.wait() => break,
                 _ = tick.tick() => {}
             }
-            let balance = !shutdown.is_triggered();
+            let balance = !shutdown.is_triggered() && !std::mem::take(&mut first);
             self.round(&collector, &control, &mut round, balance).await;
         }
         self.leave().await;
