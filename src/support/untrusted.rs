@@ -57,6 +57,25 @@ pub fn cut_bytes(bytes: &[u8], max: usize) -> String {
     cut(&String::from_utf8_lossy(head), max)
 }
 
+/// `body` with every occurrence of `secret` replaced by `[redacted]`, before any of it is quoted:
+/// a server that echoes the request (the bearer token, the signed assertion) into an error body
+/// never gets the credential into a log line, the run history or `/readyz`.
+pub fn without_secret<'a>(body: &'a [u8], secret: &str) -> std::borrow::Cow<'a, [u8]> {
+    let secret = secret.as_bytes();
+    if secret.is_empty() || memchr::memmem::find(body, secret).is_none() {
+        return std::borrow::Cow::Borrowed(body);
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(at) = memchr::memmem::find(rest, secret) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(b"[redacted]");
+        rest = &rest[at + secret.len()..];
+    }
+    out.extend_from_slice(rest);
+    std::borrow::Cow::Owned(out)
+}
+
 /// Where a 3xx answer to a request for `from` points, for a message: the `Location` resolved
 /// against `from`, shown as `scheme://host[:port]/path` (no user information, query or fragment),
 /// cut to [`MESSAGE_CHARS`]; "no Location" when there is none, "an unreadable Location" when it
@@ -116,6 +135,27 @@ pub fn path_url(base: &str, segments: &[&str]) -> Result<url::Url, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_echoed_secret_is_replaced_before_anything_is_quoted() {
+        let body = br#"{"error":"bad","error_description":"got Bearer s3cr3t and s3cr3t"}"#;
+        let clean = without_secret(body, "s3cr3t");
+        assert!(!String::from_utf8_lossy(&clean).contains("s3cr3t"));
+        assert_eq!(
+            String::from_utf8_lossy(&clean)
+                .matches("[redacted]")
+                .count(),
+            2
+        );
+        assert!(matches!(
+            without_secret(body, "absent"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert!(matches!(
+            without_secret(body, ""),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 
     #[test]
     fn cut_bounds_folds_and_marks() {

@@ -116,7 +116,10 @@ impl Authenticator {
                 oauth: self.endpoints.oauth.clone(),
                 status: status.as_u16(),
                 error: "userinfo failed".into(),
-                description: Some(cut_bytes(&body, MESSAGE_CHARS)),
+                description: Some(cut_bytes(
+                    &crate::support::untrusted::without_secret(&body, token.expose()),
+                    MESSAGE_CHARS,
+                )),
             });
         }
         serde_json::from_slice(&body).map_err(|e| AuthError::Malformed {

@@ -334,7 +334,11 @@ impl ApiClient {
         if status == 404 && allow_404 {
             return Ok(Attempt::Done(None));
         }
-        let (code, message) = error_fields(&body);
+        // An error body that echoes the request never gets the bearer token quoted.
+        let (code, message) = error_fields(&crate::support::untrusted::without_secret(
+            &body,
+            token.expose(),
+        ));
         let err = ApiError::Status {
             integration: self.integration.to_string(),
             api,

@@ -61,9 +61,13 @@ pub fn meaning(status: u16) -> Meaning {
 /// body was longer than what was read). `secret` (the sink's token) is never quoted: a receiver
 /// that echoes the request's headers gets it replaced.
 pub fn excerpt(body: &[u8], cut: bool, secret: Option<&str>) -> String {
-    let mut text = String::from_utf8_lossy(body).into_owned();
-    if let Some(s) = secret.filter(|s| !s.is_empty()) {
-        text = text.replace(s, "[redacted]");
+    let secret = secret.filter(|s| !s.is_empty());
+    let body = match secret {
+        Some(s) => crate::support::untrusted::without_secret(body, s),
+        None => std::borrow::Cow::Borrowed(body),
+    };
+    let mut text = String::from_utf8_lossy(&body).into_owned();
+    if let Some(s) = secret {
         // A body cut inside the secret ends with its start: that part goes too.
         if cut {
             if let Some(k) = (1..s.len())
