@@ -88,6 +88,16 @@ pub struct AuditUser {
 }
 
 impl AuditUser {
+    /// The Admin user alone, without eSignature details (unknown to eSignature, no id to look
+    /// up, a lookup that failed, or enrichment off).
+    pub fn without_details(id: String, admin: Box<RawValue>) -> AuditUser {
+        AuditUser {
+            id,
+            admin,
+            esignature: None,
+        }
+    }
+
     /// eSignature's `userSettings.modifiedDate`, when present: `Some(None)` when it is there
     /// but unreadable.
     pub fn modified_date(&self) -> Option<Option<i64>> {
@@ -192,11 +202,7 @@ impl AdminUsersSource {
         if !self.enrich {
             let users = users
                 .into_iter()
-                .map(|(id, admin)| AuditUser {
-                    id,
-                    admin,
-                    esignature: None,
-                })
+                .map(|(id, admin)| AuditUser::without_details(id, admin))
                 .collect();
             return Ok(Enriched { users, failed: 0 });
         }
@@ -239,14 +245,7 @@ impl AdminUsersSource {
         if id.is_empty() {
             // Nothing to look up; the stream warns when it emits such a user (once:
             // `UsersWithoutId`), not at every query whose overlap brings it back.
-            return Ok((
-                AuditUser {
-                    id,
-                    admin,
-                    esignature: None,
-                },
-                false,
-            ));
+            return Ok((AuditUser::without_details(id, admin), false));
         }
         // The id comes from Admin's answer: percent-encoded into its own path segment.
         let url = match crate::support::untrusted::path_url(
@@ -272,14 +271,7 @@ impl AdminUsersSource {
                     "bad_id",
                     &format!("the user id cannot be put in a URL: {e}"),
                 );
-                return Ok((
-                    AuditUser {
-                        id,
-                        admin,
-                        esignature: None,
-                    },
-                    false,
-                ));
+                return Ok((AuditUser::without_details(id, admin), false));
             }
         };
         let answer = self
